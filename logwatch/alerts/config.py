@@ -1,0 +1,9 @@
+"""Configuration of logwatch.alerts, validated once at load (see logwatch.config)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AlertsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
