@@ -170,5 +170,7 @@ class Record:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Record:
         """Build from a batch row (``DataFrame.iter_rows(named=True)``)."""
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in row.items()}
+        values: dict[str, Any] = {
+            k: (tuple(v) if isinstance(v, list) else v) for k, v in row.items()
+        }
         return cls(**values)

@@ -1,9 +1,114 @@
-"""Configuration of logwatch.alerts, validated once at load (see logwatch.config)."""
+"""Configuration of logwatch.alerts, validated once at load (see logwatch.config).
+
+Example::
+
+    alerts:
+      rule_files: [/etc/logwatch/rules/*.yaml]
+      use_builtin_pack: true
+      disabled_rules: [LogsStopped]
+      receiver: console                 # where alerts go when no route matches
+      group_by: [alertname]
+      group_wait: 10s
+      group_interval: 1m
+      repeat_interval: 4h
+      routes:                           # first match wins unless `continue: true`
+        - matchers: ["severity=critical"]
+          receiver: oncall
+          continue: true
+        - matchers: ["alertname=~RateLimit.*"]
+          receiver: team-chat
+          group_by: [alertname, route_name]
+      inhibit_rules:
+        - source_matchers: ["alertname=CircuitBreakerOpen"]
+          target_matchers: ["alertname=HighErrorRatio"]
+          equal: [upstream_cluster]
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from logwatch.alerts.matchers import parse_matchers
+from rules.durations import parse_duration
+
+
+def _duration(value: Any) -> timedelta:
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def _matchers(value: tuple[str, ...]) -> tuple[str, ...]:
+    parse_matchers(value)
+    return value
+
+
+class RouteConfig(BaseModel):
+    """Alerts whose labels match every matcher go to ``receiver``; unset timings and
+    ``group_by`` are inherited from the top level."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    receiver: str = Field(min_length=1)
+    matchers: tuple[str, ...] = ()
+    continue_: bool = Field(default=False, alias="continue")
+    group_by: tuple[str, ...] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+
+    _check = field_validator("matchers")(_matchers)
+
+
+class InhibitRuleConfig(BaseModel):
+    """While an alert matching ``source_matchers`` fires, alerts matching
+    ``target_matchers`` with the same values of the ``equal`` labels are not notified."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source_matchers: tuple[str, ...]
+    target_matchers: tuple[str, ...]
+    equal: tuple[str, ...] = ()
+
+    _check = field_validator("source_matchers", "target_matchers")(_matchers)
+
+
+def _default_inhibitions() -> tuple[InhibitRuleConfig, ...]:
+    # An open circuit breaker explains the 5xx of its cluster: page for the cause only.
+    return (
+        InhibitRuleConfig(
+            source_matchers=("alertname=CircuitBreakerOpen",),
+            target_matchers=("alertname=HighErrorRatio",),
+            equal=("upstream_cluster",),
+        ),
+        InhibitRuleConfig(
+            source_matchers=("alertname=NoHealthyUpstream",),
+            target_matchers=("alertname=HighErrorRatio",),
+            equal=("upstream_cluster",),
+        ),
+    )
 
 
 class AlertsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    rule_files: tuple[str, ...] = ()  # paths or glob patterns of rule YAML files
+    use_builtin_pack: bool = True
+    disabled_rules: tuple[str, ...] = ()
+    receiver: str = "console"
+    group_by: tuple[str, ...] = ("alertname",)
+    group_wait: Duration = timedelta(seconds=10)
+    group_interval: Duration = timedelta(minutes=1)
+    repeat_interval: Duration = timedelta(hours=4)
+    routes: tuple[RouteConfig, ...] = ()
+    inhibit_rules: tuple[InhibitRuleConfig, ...] = Field(default_factory=_default_inhibitions)
+    silences_file: str = "silences.json"  # relative to the state dir
+    state_file: str = "alerts-state.json"  # relative to the state dir
+    # base of each alert's generatorURL (``<external_url>/rules/<rule>``)
+    external_url: str = "http://localhost:8686"
+    max_report_alerts: int = Field(default=10_000, ge=1)

@@ -1,9 +1,119 @@
-"""Configuration of logwatch.kafka, validated once at load (see logwatch.config)."""
+"""Configuration of logwatch.kafka, validated once at load (see logwatch.config).
+
+The section holds what is the same for every Kafka source and sink of one daemon: how to
+reach and authenticate to the cluster, how to produce, and the side topics (dead letters,
+alert signals). Which topic and consumer group a source reads comes from its URL
+(``kafka://BOOTSTRAP/TOPIC?group=G``, see :mod:`logwatch.kafka.url`); URL query options
+override these defaults for that one source or sink.
+
+Secrets (the SASL password) are references, ``{env: NAME}`` or ``{file: PATH}``, resolved at
+load into ``SecretStr`` the same way as the notifier secrets; they never appear in repr or
+error text. Example::
+
+    kafka:
+      bootstrap: kafka-0.kafka:9093,kafka-1.kafka:9093
+      tls: {cafile: /etc/kafka/ca.pem}
+      sasl: {mechanism: SCRAM-SHA-512, username: logwatch, password: {env: KAFKA_PASSWORD}}
+      dead_letter_topic: logwatch-dead-letters
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import importlib.util
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+
+from logwatch.notify.config import resolve_secret
+
+Compression = Literal["none", "gzip", "lz4", "zstd"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+# aiokafka imports these codec packages lazily; without them it fails at first produce.
+_CODEC_MODULES: dict[str, str] = {"lz4": "lz4", "zstd": "zstandard"}
+
+
+def codec_available(compression: Compression) -> bool:
+    """Whether this process can produce with ``compression`` (gzip is in the stdlib)."""
+    module = _CODEC_MODULES.get(compression)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+class KafkaTls(BaseModel):
+    """TLS to the brokers. ``cafile`` verifies the brokers; ``certfile``/``keyfile`` give a
+    client certificate (mutual TLS). With no cafile the system trust store is used."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _pair(self) -> KafkaTls:
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("certfile and keyfile go together (client certificate)")
+        return self
+
+
+class KafkaSasl(BaseModel):
+    """SASL authentication; the password is a secret reference, never inline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mechanism: SaslMechanism = "SCRAM-SHA-512"
+    username: str = Field(min_length=1)
+    password: Annotated[SecretStr, BeforeValidator(resolve_secret)]
 
 
 class KafkaConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # host:port[,host:port...]; a kafka:// URL that names its own bootstrap overrides it
+    bootstrap: str = "localhost:9092"
+    client_id: str = "logwatch"
+    tls: KafkaTls | None = None
+    sasl: KafkaSasl | None = None
+
+    # producer
+    compression: Compression = "gzip"
+    linger_ms: int = Field(default=20, ge=0, le=10_000)
+    max_batch_bytes: int = Field(default=1 << 20, ge=16 << 10, le=64 << 20)
+    # needs InitProducerId on the broker; turn off only for brokers that lack it
+    idempotent: bool = True
+    request_timeout_ms: int = Field(default=30_000, ge=1000, le=600_000)
+    # records published by the collector are queued at most this many before send blocks
+    max_pending_messages: int = Field(default=200_000, ge=1000)
+
+    # consumer
+    max_poll_records: int = Field(default=20_000, ge=1, le=1_000_000)
+    # offsets are committed at least this often (after a successful pipeline flush)
+    commit_interval_s: float = Field(default=1.0, gt=0, le=300)
+    session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000)
+    heartbeat_interval_ms: int = Field(default=3_000, ge=100, le=60_000)
+    # reconnect backoff after a broker outage: doubles from min to max
+    retry_backoff_min_s: float = Field(default=0.2, gt=0, le=60)
+    retry_backoff_max_s: float = Field(default=10.0, gt=0, le=600)
+
+    # side topics
+    dead_letter_topic: str = "logwatch-dead-letters"
+    signals_topic: str = "logwatch-alert-signals"
+    # partitions for topics logwatch creates itself (when they do not exist yet)
+    create_partitions: int = Field(default=6, ge=1, le=10_000)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaConfig:
+        if not codec_available(self.compression):
+            raise ValueError(
+                f"compression {self.compression} needs the Python package "
+                f"{_CODEC_MODULES[self.compression]!r}, which is not installed"
+            )
+        if self.retry_backoff_min_s > self.retry_backoff_max_s:
+            raise ValueError("retry_backoff_min_s must not exceed retry_backoff_max_s")
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise ValueError("heartbeat_interval_ms must be at most a third of session_timeout_ms")
+        if not all(part.strip() for part in self.bootstrap.split(",")):
+            raise ValueError("bootstrap must be host:port[,host:port...]")
+        return self

@@ -1,0 +1,227 @@
+"""Approximate joins between ztunnel legs and hops, each with a confidence in [0, 1].
+
+No shared key exists on these legs (ztunnel logs no HTTP, a waypoint's downstream port is the
+pooled HBONE connection's, an inbound ztunnel sees the HBONE connection's port), so they join
+on what is logged on both sides: pod IPs, service VIP:port, identities and time, with
+``max_clock_skew_s`` of tolerance because the two sides are written on different nodes.
+
+Confidence = (how well the best candidate fits) x (its share among all fitting candidates):
+one perfect candidate gives 1.0, two indistinguishable ones 0.5 each. Joins under
+``min_confidence`` come back with ``accepted`` false: the caller counts them as ambiguous.
+
+- :func:`pair_connections`: ztunnel outbound <-> inbound of one tunneled connection (1:1):
+  same ``dst.hbone_addr``, same source pod IP, equal identities, close times within the skew
+  and nearly equal durations.
+- :func:`downstream_legs`: the ztunnel outbound connection that brought a request to a
+  waypoint (many requests : one connection): source pod IP == the hop's downstream IP, and
+  ``dst.hbone_addr`` == the hop's downstream local address (service VIP, Istio waypoint) or
+  ``dst.addr`` IP == its local IP (Envoy Gateway waypoint); request start inside the lifetime.
+- :func:`inbound_legs`: the ztunnel inbound connection at the backend that a waypoint's
+  request went through: ``dst.hbone_addr`` == the backend behind ``connect_originate``, the
+  source workload is the waypoint, request inside the lifetime.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from logwatch.correlate.config import CorrelationConfig
+from logwatch.correlate.keys import MS, US, interval_candidates
+
+APPROX_JOIN_SCHEMA: dict[str, pl.DataType] = {
+    "left_id": pl.Int64(),
+    "right_id": pl.Int64(),
+    "confidence": pl.Float64(),
+    "candidates": pl.UInt32(),
+    "accepted": pl.Boolean(),
+}
+
+_BUCKET_US = 2 * US
+_MIN_WEIGHT = 0.05
+
+
+def _slack_us(config: CorrelationConfig) -> int:
+    return int(config.max_clock_skew_s * US) + config.l4_time_tolerance_ms * MS
+
+
+def pick_best(pairs: pl.DataFrame, fit: pl.Expr, min_confidence: float) -> pl.DataFrame:
+    """Best right row per left row (``id`` / ``id_r``) by ``fit`` in [0, 1], with confidence.
+
+    Rows under ``min_confidence`` are kept with ``accepted`` false so callers can count them.
+    """
+    scored = pairs.select(
+        pl.col("id").alias("left_id"),
+        pl.col("id_r").alias("right_id"),
+        fit.clip(0.0, 1.0).alias("_fit"),
+    ).with_columns(pl.col("_fit").clip(lower_bound=_MIN_WEIGHT).alias("_weight"))
+    best = (
+        scored.sort(["left_id", "_fit", "right_id"], descending=[False, True, False])
+        .group_by("left_id", maintain_order=True)
+        .agg(
+            pl.col("right_id").first(),
+            pl.col("_fit").first().alias("_best_fit"),
+            (pl.col("_weight").first() / pl.col("_weight").sum()).alias("_share"),
+            pl.len().alias("candidates"),
+        )
+        .with_columns((pl.col("_share") * (0.5 + 0.5 * pl.col("_best_fit"))).alias("confidence"))
+    )
+    return (
+        best.select(
+            "left_id",
+            "right_id",
+            "confidence",
+            "candidates",
+            (pl.col("confidence") >= min_confidence).alias("accepted"),
+        ).cast(APPROX_JOIN_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def pair_connections(
+    outbound: pl.DataFrame, inbound: pl.DataFrame, config: CorrelationConfig
+) -> pl.DataFrame:
+    """1:1 pairs ``left_id`` (outbound) -> ``right_id`` (inbound); see ``accepted``."""
+    slack = _slack_us(config)
+    dur_tol = config.pair_duration_tolerance_ms
+    left = outbound.select(
+        "id",
+        "src_ip",
+        "dst_key",
+        "src_identity",
+        "dst_identity",
+        "duration_ms",
+        "close_us",
+        (pl.col("open_us") - slack).alias("lo"),
+        (pl.col("close_us") + slack).alias("hi"),
+    )
+    right = inbound.select(
+        "id",
+        "src_ip",
+        "dst_key",
+        "src_identity",
+        "dst_identity",
+        "duration_ms",
+        "close_us",
+        pl.col("open_us").alias("lo"),
+        pl.col("close_us").alias("hi"),
+    )
+    pairs = interval_candidates(
+        left,
+        right,
+        on=[("src_ip", "src_ip"), ("dst_key", "dst_key")],
+        left_interval=("lo", "hi"),
+        right_interval=("lo", "hi"),
+        bucket_us=_BUCKET_US,
+    )
+    close_gap = (pl.col("close_us") - pl.col("close_us_r")).abs()
+    dur_gap = (pl.col("duration_ms").fill_null(0) - pl.col("duration_ms_r").fill_null(0)).abs()
+    same_identity = _equal_when_both(pl.col("src_identity"), pl.col("src_identity_r")) & (
+        _equal_when_both(pl.col("dst_identity"), pl.col("dst_identity_r"))
+    )
+    pairs = pairs.filter(same_identity & (close_gap <= slack) & (dur_gap <= dur_tol))
+    fit = 1.0 - 0.5 * close_gap / max(slack, 1) - 0.5 * dur_gap / (dur_tol + 1)
+    best = pick_best(pairs, fit, config.min_confidence)
+    # An inbound record belongs to one outbound connection: keep its most confident claim.
+    return best.sort(["accepted", "confidence", "left_id"], descending=[True, True, False]).unique(
+        subset=["right_id"], keep="first", maintain_order=True
+    )
+
+
+def downstream_legs(
+    hops: pl.DataFrame, outbound: pl.DataFrame, config: CorrelationConfig
+) -> pl.DataFrame:
+    """``left_id`` (hop) -> ``right_id`` (outbound connection into the hop's proxy)."""
+    slack = _slack_us(config)
+    left = hops.select(
+        "id",
+        "downstream_remote_ip",
+        "downstream_local_address",
+        "downstream_local_ip",
+        "start_us",
+        pl.col("start_us").alias("lo"),
+        pl.col("start_us").alias("hi"),
+    )
+    right = outbound.select(
+        "id",
+        "src_ip",
+        "dst_hbone_addr",
+        "dst_ip",
+        "open_us",
+        "close_us",
+        (pl.col("open_us") - slack).alias("lo"),
+        (pl.col("close_us") + slack).alias("hi"),
+    )
+    interval = {"left_interval": ("lo", "hi"), "right_interval": ("lo", "hi")}
+    via_vip = interval_candidates(
+        left,
+        right,
+        on=[("downstream_remote_ip", "src_ip"), ("downstream_local_address", "dst_hbone_addr")],
+        bucket_us=_BUCKET_US,
+        **interval,
+    )
+    via_pod_ip = interval_candidates(
+        left,
+        right,
+        on=[("downstream_remote_ip", "src_ip"), ("downstream_local_ip", "dst_ip")],
+        bucket_us=_BUCKET_US,
+        **interval,
+    )
+    columns = ["id", "id_r", "start_us", "open_us", "close_us"]
+    pairs = pl.concat([via_vip.select(columns), via_pod_ip.select(columns)]).unique(
+        subset=["id", "id_r"], keep="first", maintain_order=True
+    )
+    return pick_best(pairs, _containment_fit(slack), config.min_confidence)
+
+
+def inbound_legs(
+    hops: pl.DataFrame, inbound: pl.DataFrame, config: CorrelationConfig
+) -> pl.DataFrame:
+    """``left_id`` (hop) -> ``right_id`` (inbound connection at the hop's backend).
+
+    ``hops`` needs a ``proxy_workload`` column: the hop's pod when known (from the log path or
+    the downstream leg), else null, in which case only a waypoint-named source qualifies.
+    """
+    slack = _slack_us(config)
+    left = hops.select(
+        "id",
+        "upstream_target",
+        "proxy_workload",
+        "start_us",
+        pl.col("start_us").alias("lo"),
+        pl.col("end_us").alias("hi"),
+    )
+    right = inbound.select(
+        "id",
+        "dst_key",
+        "src_workload",
+        "open_us",
+        "close_us",
+        (pl.col("open_us") - slack).alias("lo"),
+        (pl.col("close_us") + slack).alias("hi"),
+    )
+    pairs = interval_candidates(
+        left,
+        right,
+        on=[("upstream_target", "dst_key")],
+        left_interval=("lo", "hi"),
+        right_interval=("lo", "hi"),
+        bucket_us=_BUCKET_US,
+    )
+    same_proxy = (
+        pl.when(pl.col("proxy_workload").is_not_null())
+        .then(pl.col("src_workload") == pl.col("proxy_workload"))
+        .otherwise(pl.col("src_workload").str.contains(config.waypoint_workload_pattern))
+    )
+    pairs = pairs.filter(same_proxy.fill_null(False))
+    return pick_best(pairs, _containment_fit(slack), config.min_confidence)
+
+
+def _containment_fit(slack: int) -> pl.Expr:
+    """1 when the request starts inside the connection's lifetime, 0.5 at the skew's edge."""
+    outside = pl.max_horizontal(
+        pl.col("open_us") - pl.col("start_us"), pl.col("start_us") - pl.col("close_us"), pl.lit(0)
+    )
+    return 1.0 - 0.5 * outside / max(slack, 1)
+
+
+def _equal_when_both(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    return (a.is_null() | b.is_null() | (a == b)).fill_null(True)

@@ -1,0 +1,407 @@
+"""The correlation stage: rebuilds each request's path from record batches, in event time.
+
+State (all bounded):
+- pending hops: Envoy records of paths still open. A path closes when the watermark (minus
+  ``allowed_lateness_s``) passes its last hop's end plus ``join_window_s``; its hops are then
+  joined to ztunnel connections and it becomes final (``drain_paths``).
+- retained connections: ztunnel records, joinable until ``join_window_s`` after their close.
+- a pod IP -> workload directory (see ``enrich``).
+Above ``max_pending_entries`` the oldest paths are finalized early and the oldest connections
+dropped, each counted in ``stats.evictions``: a flood of unique request ids costs memory only
+up to that bound. A record arriving after its window closed is still used (it may start a
+path of its own) and counted in ``stats.late_records``.
+
+Durability: ``flush`` persists nothing. Correlation state is derived from at most
+``join_window_s`` of recent records; after a restart, paths that were open are finalized
+from the records read after it, so at most one window of paths lacks hops from before the
+restart. Metrics and alerts never wait on a path, so nothing durable depends on this state.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from logwatch.correlate.approx import pair_connections
+from logwatch.correlate.assemble import build_paths
+from logwatch.correlate.config import CorrelationConfig
+from logwatch.correlate.enrich import WorkloadDirectory
+from logwatch.correlate.finalize import JoinedHops, join_hops
+from logwatch.correlate.frames import CONN_SCHEMA, HOP_SCHEMA, conns_from_records, hops_from_records
+from logwatch.correlate.keys import MS, US
+from logwatch.correlate.l4 import exact_l4_joins
+from logwatch.correlate.l7 import path_counts
+from logwatch.correlate.path import RequestPath
+from logwatch.correlate.stats import CorrelationStats, OriginKey
+
+# Finalization scans all pending state, so it runs at most once per this much event time.
+_STEP_US = 1 * US
+
+
+class Correlator:
+    """Implements ``logwatch.pipeline.stages.RecordStage``; see the module docstring."""
+
+    def __init__(self, config: CorrelationConfig) -> None:
+        self._config = config
+        self.stats = CorrelationStats()
+        self._directory = WorkloadDirectory(config.workload_ttl_s)
+        self._window_us = int(config.join_window_s * US)
+        self._lateness_us = int(config.allowed_lateness_s * US)
+        self._settle_us = int(config.max_clock_skew_s * US) + config.l4_time_tolerance_ms * MS
+        self._next_id = 0
+        self._hops = pl.DataFrame(schema=HOP_SCHEMA)
+        self._hop_chunks: list[pl.DataFrame] = []
+        self._conns = pl.DataFrame(schema=CONN_SCHEMA)
+        self._conn_chunks: list[pl.DataFrame] = []
+        self._pending_hops = 0
+        self._pending_conns = 0
+        self._horizon_us: int | None = None
+        self._last_step_us: int | None = None
+        self._undrained: deque[JoinedHops] = deque()
+        self._undrained_hops = 0
+        self._recent: deque[JoinedHops] = deque()
+        self._recent_hops = 0
+        self._hop_metrics: deque[pl.DataFrame] = deque()
+        self._pairs: list[pl.DataFrame] = []
+
+    # -- RecordStage -------------------------------------------------------------------
+
+    def on_records(self, records: pl.DataFrame) -> None:
+        """Take one batch (``RECORD_SCHEMA``); joins happen when windows close."""
+        if not self._config.enabled or records.height == 0:
+            return
+        hops = hops_from_records(records, self._next_id)
+        self._next_id += hops.height
+        conns = conns_from_records(records, self._next_id)
+        self._next_id += conns.height
+        self.stats.connections_opened_ignored += records.filter(
+            (pl.col("kind") == "ztunnel") & (pl.col("message") == "connection opened")
+        ).height
+        if self._horizon_us is not None:
+            closed = self._horizon_us - self._window_us
+            self.stats.late_records += hops.filter(pl.col("end_us") < closed).height
+            self.stats.late_records += conns.filter(pl.col("close_us") < closed).height
+        if hops.height:
+            self._hop_chunks.append(hops)
+            self._pending_hops += hops.height
+        if conns.height:
+            self._directory.learn(conns)
+            self._conn_chunks.append(conns)
+            self._pending_conns += conns.height
+            self.stats.connections += conns.height
+        self._enforce_limits()
+        self._update_gauges()
+
+    def on_watermark(self, watermark: datetime) -> None:
+        """Close the paths and connections whose window ended before ``watermark``."""
+        if not self._config.enabled:
+            return
+        horizon = int(watermark.timestamp() * US) - self._lateness_us
+        if self._horizon_us is not None and horizon <= self._horizon_us:
+            return
+        self._horizon_us = horizon
+        if self._last_step_us is not None and horizon - self._last_step_us < _STEP_US:
+            return
+        self._last_step_us = horizon
+        self._advance(horizon)
+        self._update_gauges()
+
+    def flush(self) -> None:
+        """Nothing to persist: see "Durability" in the module docstring."""
+
+    # -- outputs -----------------------------------------------------------------------
+
+    def drain_paths(self) -> list[RequestPath]:
+        """Paths finalized since the last call, each once, in finalization order."""
+        paths: list[RequestPath] = []
+        while self._undrained:
+            step = self._undrained.popleft()
+            paths.extend(build_paths(step.hops, step.legs))
+        self._undrained_hops = 0
+        return paths
+
+    def drain_hop_metrics(self) -> pl.DataFrame:
+        """Finalized hops since the last call, for per-hop metrics.
+
+        Columns: role, pod, namespace, route_name, upstream_cluster, duration_ms,
+        added_latency_ms, signals, hop_index.
+        """
+        frames = list(self._hop_metrics)
+        self._hop_metrics.clear()
+        if not frames:
+            return pl.DataFrame(schema=_HOP_METRIC_SCHEMA)
+        return pl.concat(frames)
+
+    def drain_connection_pairs(self) -> pl.DataFrame:
+        """ztunnel outbound <-> inbound pairs made since the last call (only when
+        ``keep_connection_pairs``): outbound_file, outbound_lineno, inbound_file,
+        inbound_lineno, confidence."""
+        frames, self._pairs = self._pairs, []
+        if not frames:
+            return pl.DataFrame(schema=_PAIR_SCHEMA)
+        return pl.concat(frames)
+
+    def finish(self) -> list[RequestPath]:
+        """End of input: finalize every open path and expire every connection."""
+        if self._config.enabled:
+            self._advance(None)
+            self._update_gauges()
+        return self.drain_paths()
+
+    def summary(self) -> dict[str, Any]:
+        """The report's ``hops`` section (over finalized paths: call ``finish`` first)."""
+        return self.stats.summary()
+
+    def path_for(self, request_id: str) -> RequestPath | None:
+        """The most recent path of ``request_id``: finalized if still remembered, else the
+        provisional one from pending hops (no ztunnel legs yet); None when unknown."""
+        for step in reversed(self._recent):
+            hops = step.hops.filter(pl.col("path_key") == request_id)
+            if hops.height:
+                legs = step.legs.filter(pl.col("hop_id").is_in(hops["id"].implode()))
+                return build_paths(hops, legs)[0]
+        self._consolidate()
+        pending = self._hops.filter(pl.col("path_key") == request_id)
+        if pending.height == 0:
+            return None
+        joined = join_hops(pending, _no_l4(), self._conns.clear(), self._directory, self._config)
+        return build_paths(joined.hops, joined.legs)[0]
+
+    # -- state -------------------------------------------------------------------------
+
+    def _consolidate(self) -> None:
+        if self._hop_chunks:
+            self._hops = pl.concat([self._hops, *self._hop_chunks])
+            self._hop_chunks.clear()
+        if self._conn_chunks:
+            self._conns = pl.concat([self._conns, *self._conn_chunks])
+            self._conn_chunks.clear()
+
+    def _advance(self, horizon: int | None) -> None:
+        """Finalize closed paths, pair settled connections, expire old ones (None: all)."""
+        self._consolidate()
+        if horizon is None:
+            ready_keys = self._hops["path_key"].unique()
+        else:
+            ready_keys = (
+                self._hops.group_by("path_key")
+                .agg(pl.col("end_us").max())
+                .filter(pl.col("end_us") + self._window_us < horizon)["path_key"]
+            )
+        if ready_keys.len():
+            self._finalize_keys(ready_keys)
+        settled = (
+            pl.lit(True) if horizon is None else pl.col("close_us") + self._settle_us < horizon
+        )
+        self._pair(settled)
+        expired = (
+            pl.lit(True) if horizon is None else pl.col("close_us") + self._window_us < horizon
+        )
+        gone = self._conns.filter(expired)
+        if gone.height:
+            unmatched = gone.filter(~pl.col("joined"))["direction"].fill_null("unknown")
+            for direction, count in unmatched.value_counts().iter_rows():
+                self.stats.unmatched[f"ztunnel_{direction}"] += count
+            self._conns = self._conns.filter(~expired)
+            self._pending_conns = self._conns.height
+        if horizon is not None:
+            self._directory.expire(horizon)
+
+    def _finalize_keys(self, keys: pl.Series) -> None:
+        in_ready = pl.col("path_key").is_in(keys.implode())
+        ready = self._hops.filter(in_ready)
+        self._hops = self._hops.filter(~in_ready)
+        self._pending_hops = self._hops.height
+        outbound = self._conns.filter(pl.col("direction") == "outbound")
+        l4 = exact_l4_joins(ready, outbound, self._config.l4_time_tolerance_ms)
+        self._pair(pl.col("id").is_in(l4["conn_id"].implode()))
+        joined = join_hops(ready, l4, self._conns, self._directory, self._config)
+        joined_ids = joined.legs["conn_id"].unique().implode()
+        self._conns = self._conns.with_columns(
+            (pl.col("joined") | pl.col("id").is_in(joined_ids)).alias("joined")
+        )
+        l4_candidates = ready.filter(
+            pl.col("upstream_local_address").is_not_null()
+            & ~pl.col("upstream_local_address").str.starts_with("envoy://")
+        ).height
+        self.stats.unmatched["l4"] += l4_candidates - l4.height
+        self._count(joined, l4)
+        self._keep(joined)
+
+    def _pair(self, which: pl.Expr) -> None:
+        """Pair outbound connections selected by ``which`` with their inbound side."""
+        conns = self._conns
+        outbound = conns.filter((pl.col("direction") == "outbound") & ~pl.col("pair_done") & which)
+        if outbound.height == 0:
+            return
+        inbound = conns.filter((pl.col("direction") == "inbound") & pl.col("peer_id").is_null())
+        pairs = pair_connections(outbound, inbound, self._config)
+        accepted = pairs.filter("accepted")
+        self.stats.joins["ztunnel_pair"] += accepted.height
+        self.stats.ambiguous["ztunnel_pair"] += pairs.height - accepted.height
+        links = pl.concat(
+            [
+                accepted.select(
+                    pl.col("left_id").alias("id"), pl.col("right_id").alias("_peer"), "confidence"
+                ),
+                accepted.select(
+                    pl.col("right_id").alias("id"), pl.col("left_id").alias("_peer"), "confidence"
+                ),
+            ]
+        )
+        if self._config.keep_connection_pairs:
+            self._pairs.append(_pair_lines(accepted, conns))
+        done = outbound["id"].implode()
+        self._conns = (
+            conns.join(links, on="id", how="left")
+            .with_columns(
+                pl.coalesce("peer_id", "_peer").alias("peer_id"),
+                pl.coalesce("peer_confidence", "confidence").alias("peer_confidence"),
+                (pl.col("pair_done") | pl.col("id").is_in(done)).alias("pair_done"),
+                (pl.col("joined") | pl.col("_peer").is_not_null()).alias("joined"),
+            )
+            .drop("_peer", "confidence")
+        )
+
+    def _count(self, joined: JoinedHops, l4: pl.DataFrame) -> None:
+        stats = self.stats
+        hops = joined.hops
+        paths, requests, multi = path_counts(hops)
+        stats.hops += hops.height
+        stats.paths += paths
+        stats.requests += requests
+        stats.multi_hop += multi
+        stats.l4_joined += l4.height
+        stats.joins["l4_exact"] += l4.height
+        stats.ambiguous["l4_exact"] += l4.filter(pl.col("candidates") > 1).height
+        stats.joins["x_request_id"] += hops.filter(pl.col("hop_index") > 0).height
+        for kind, count in (
+            joined.legs.filter(pl.col("join") != "ztunnel_pair")["join"].value_counts().iter_rows()
+        ):
+            if kind != "l4_exact":
+                stats.joins[kind] += count
+        stats.ambiguous["waypoint_downstream"] += joined.downstream_rejected
+        stats.ambiguous["waypoint_inbound"] += joined.inbound_rejected
+        downstream_ids = joined.legs.filter(pl.col("join") == "waypoint_downstream")["hop_id"]
+        stats.unmatched["waypoint_downstream"] += hops.filter(
+            (pl.col("role") == "waypoint") & ~pl.col("id").is_in(downstream_ids.implode())
+        ).height
+        failing = hops.filter(pl.col("signals").list.len() > 0)["path_key"].unique()
+        if failing.len():
+            in_failing = pl.col("path_key").is_in(failing.implode())
+            failing_hops = hops.filter(in_failing)
+            legs = joined.legs.filter(pl.col("hop_id").is_in(failing_hops["id"].implode()))
+            for path in build_paths(failing_hops, legs):
+                if path.origin is not None:
+                    origin = path.origin
+                    key = OriginKey(
+                        origin.role or "unknown", origin.pod or "unknown", origin.signal
+                    )
+                    stats.failures_by_origin[key] += 1
+
+    def _keep(self, joined: JoinedHops) -> None:
+        config = self._config
+        self._hop_metrics.append(
+            joined.hops.select(_HOP_METRIC_COLUMNS).rename({"proxy_workload": "pod"})
+        )
+        self._undrained.append(joined)
+        self._undrained_hops += joined.hops.height
+        while self._undrained_hops > config.max_undrained_hops and self._undrained:
+            dropped = self._undrained.popleft()
+            self._undrained_hops -= dropped.hops.height
+            self.stats.evictions["undrained_hops"] += dropped.hops.height
+        while (
+            len(self._hop_metrics) > 1
+            and sum(f.height for f in self._hop_metrics) > config.max_undrained_hops
+        ):
+            self._hop_metrics.popleft()
+        self._recent.append(joined)
+        self._recent_hops += joined.hops.height
+        while (
+            self._recent and self._recent_hops - self._recent[0].hops.height >= config.recent_hops
+        ):
+            self._recent_hops -= self._recent.popleft().hops.height
+
+    def _enforce_limits(self) -> None:
+        half = self._config.max_pending_entries // 2
+        if self._pending_hops + self._pending_conns <= self._config.max_pending_entries:
+            return
+        self._consolidate()
+        if self._conns.height > half:
+            excess = self._conns.height - half
+            self._conns = self._conns.sort("close_us").slice(excess)
+            self._pending_conns = self._conns.height
+            self.stats.evictions["connections"] += excess
+        if self._hops.height > half:
+            excess = self._hops.height - half
+            by_age = (
+                self._hops.group_by("path_key")
+                .agg(pl.col("end_us").max(), pl.len().alias("n"))
+                .sort("end_us")
+                .with_columns(pl.col("n").cum_sum().alias("cum"))
+            )
+            oldest = by_age.filter(pl.col("cum") - pl.col("n") < excess)["path_key"]
+            self.stats.evictions["paths"] += oldest.len()
+            self._finalize_keys(oldest)
+
+    def _update_gauges(self) -> None:
+        self.stats.pending_hops = self._pending_hops
+        self.stats.pending_connections = self._pending_conns
+        self.stats.workloads_known = len(self._directory)
+
+
+_HOP_METRIC_COLUMNS = (
+    "role",
+    "proxy_workload",
+    "namespace",
+    "route_name",
+    "upstream_cluster",
+    "duration_ms",
+    "added_latency_ms",
+    "signals",
+    "hop_index",
+)
+_HOP_METRIC_SCHEMA: dict[str, pl.DataType] = {
+    "role": pl.String(),
+    "pod": pl.String(),
+    "namespace": pl.String(),
+    "route_name": pl.String(),
+    "upstream_cluster": pl.String(),
+    "duration_ms": pl.Int64(),
+    "added_latency_ms": pl.Int64(),
+    "signals": pl.List(pl.String()),
+    "hop_index": pl.Int64(),
+}
+
+
+_PAIR_SCHEMA: dict[str, pl.DataType] = {
+    "outbound_file": pl.String(),
+    "outbound_lineno": pl.Int64(),
+    "inbound_file": pl.String(),
+    "inbound_lineno": pl.Int64(),
+    "confidence": pl.Float64(),
+}
+
+
+def _pair_lines(pairs: pl.DataFrame, conns: pl.DataFrame) -> pl.DataFrame:
+    where = conns.select("id", "file", "lineno")
+    return (
+        pairs.join(where.rename({"id": "left_id"}), on="left_id")
+        .join(where.rename({"id": "right_id"}), on="right_id", suffix="_in")
+        .select(
+            pl.col("file").alias("outbound_file"),
+            pl.col("lineno").alias("outbound_lineno"),
+            pl.col("file_in").alias("inbound_file"),
+            pl.col("lineno_in").alias("inbound_lineno"),
+            "confidence",
+        )
+    )
+
+
+def _no_l4() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"hop_id": pl.Int64(), "conn_id": pl.Int64(), "candidates": pl.UInt32()}
+    )

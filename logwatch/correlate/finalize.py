@@ -1,0 +1,185 @@
+"""One finalization step: the hops of closed paths against the retained ztunnel connections.
+
+Pure frame functions; the :class:`~logwatch.correlate.correlator.Correlator` owns the state
+and calls :func:`join_hops` with every hop of the paths it closes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from logwatch.correlate.approx import downstream_legs, inbound_legs
+from logwatch.correlate.config import CorrelationConfig
+from logwatch.correlate.enrich import WorkloadDirectory
+from logwatch.correlate.keys import ip_of
+from logwatch.correlate.l7 import order_hops
+
+# Columns of finalized hops, as kept for paths and alert samples.
+PATH_HOP_COLUMNS = (
+    "id",
+    "path_key",
+    "request_id",
+    "hop_index",
+    "role",
+    "pod",
+    "proxy_workload",
+    "namespace",
+    "start_us",
+    "duration_ms",
+    "added_latency_ms",
+    "method",
+    "path",
+    "response_code",
+    "response_flags",
+    "response_code_details",
+    "signals",
+    "route_name",
+    "upstream_cluster",
+    "upstream_host",
+    "client_workload",
+    "upstream_workload",
+    "file",
+    "lineno",
+)
+
+_LEG_CONN_COLUMNS = (
+    "direction",
+    "close_us",
+    "duration_ms",
+    "src_addr",
+    "src_workload",
+    "dst_addr",
+    "dst_hbone_addr",
+    "dst_workload",
+    "dst_namespace",
+    "error",
+    "error_class",
+    "file",
+    "lineno",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedHops:
+    """Result of one step. ``hops``: ordered, enriched; ``legs``: one row per joined leg."""
+
+    hops: pl.DataFrame
+    legs: pl.DataFrame
+    downstream_rejected: int  # approximate candidates under min_confidence
+    inbound_rejected: int
+
+
+def join_hops(
+    ready: pl.DataFrame,
+    l4: pl.DataFrame,
+    conns: pl.DataFrame,
+    directory: WorkloadDirectory,
+    config: CorrelationConfig,
+) -> JoinedHops:
+    """Attach ztunnel legs to ``ready`` hops given their exact L4 joins ``l4``.
+
+    ``conns`` must already hold the outbound/inbound pairing of every connection in ``l4``.
+    """
+    outbound = conns.filter(pl.col("direction") == "outbound")
+    inbound = conns.filter(pl.col("direction") == "inbound")
+    down_all = downstream_legs(ready, outbound, config)
+    down = down_all.filter("accepted")
+    # The proxy's own pod: from the log path, else the workload the downstream leg went to.
+    hops = (
+        ready.join(
+            down.select(pl.col("left_id").alias("id"), pl.col("right_id").alias("_down")),
+            on="id",
+            how="left",
+        )
+        .join(
+            conns.select(pl.col("id").alias("_down"), pl.col("dst_workload").alias("_down_wl")),
+            on="_down",
+            how="left",
+        )
+        .with_columns(pl.coalesce("pod", "_down_wl").alias("proxy_workload"))
+        .with_columns(_role_from_workload(config.waypoint_workload_pattern))
+        .drop("_down", "_down_wl")
+    )
+    inbound_candidates = hops.filter(
+        ~pl.col("id").is_in(l4["hop_id"].implode()) & pl.col("upstream_target").is_not_null()
+    )
+    inb_all = inbound_legs(inbound_candidates, inbound, config)
+    inb = inb_all.filter("accepted")
+    pairs = l4.join(
+        conns.select(pl.col("id").alias("conn_id"), "peer_id", "peer_confidence"),
+        on="conn_id",
+        how="inner",
+    ).filter(pl.col("peer_id").is_not_null())
+    legs = pl.concat(
+        [
+            _legs(l4["hop_id"], "upstream", "l4_exact", pl.lit(1.0), l4["conn_id"], l4),
+            _legs(
+                pairs["hop_id"],
+                "upstream",
+                "ztunnel_pair",
+                pl.col("peer_confidence"),
+                pairs["peer_id"],
+                pairs,
+            ),
+            _legs(
+                down["left_id"],
+                "downstream",
+                "waypoint_downstream",
+                pl.col("confidence"),
+                down["right_id"],
+                down,
+            ),
+            _legs(
+                inb["left_id"],
+                "upstream",
+                "waypoint_inbound",
+                pl.col("confidence"),
+                inb["right_id"],
+                inb,
+            ),
+        ]
+    ).join(
+        conns.select(pl.col("id").alias("conn_id"), *_LEG_CONN_COLUMNS), on="conn_id", how="inner"
+    )
+    ordered = order_hops(hops).with_columns(ip_of("upstream_target").alias("_upstream_ip"))
+    ordered = directory.annotate(ordered, "downstream_remote_ip", "start_us", "client")
+    ordered = directory.annotate(ordered, "_upstream_ip", "start_us", "upstream")
+    return JoinedHops(
+        hops=ordered.select(PATH_HOP_COLUMNS).sort(["path_key", "hop_index"]),
+        legs=legs,
+        downstream_rejected=down_all.height - down.height,
+        inbound_rejected=inb_all.height - inb.height,
+    )
+
+
+def _role_from_workload(waypoint_pattern: str) -> pl.Expr:
+    """A proxy whose log path is unknown but whose downstream leg went to a waypoint pod is a
+    waypoint, whatever its route names suggest (Envoy Gateway waypoints use HTTPRoutes)."""
+    learned_waypoint = pl.col("pod").is_null() & pl.col("proxy_workload").str.contains(
+        waypoint_pattern
+    )
+    return (
+        pl.when(learned_waypoint.fill_null(False))
+        .then(pl.lit("waypoint"))
+        .otherwise(pl.col("role"))
+        .alias("role")
+    )
+
+
+def _legs(
+    hop_ids: pl.Series,
+    side: str,
+    join: str,
+    confidence: pl.Expr,
+    conn_ids: pl.Series,
+    source: pl.DataFrame,
+) -> pl.DataFrame:
+    return source.select(
+        hop_ids.alias("hop_id"),
+        pl.lit(side).alias("side"),
+        pl.lit(join).alias("join"),
+        confidence.cast(pl.Float64).alias("confidence"),
+        conn_ids.alias("conn_id"),
+    )

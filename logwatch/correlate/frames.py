@@ -1,0 +1,159 @@
+"""The correlator's internal batch shapes: Envoy hops and ztunnel connections.
+
+A record batch (``parsers.record.RECORD_SCHEMA``) splits into a hop frame (one row per Envoy
+record, a request seen by one proxy) and a connection frame (one row per finished ztunnel
+connection). Times become Int64 microseconds so joins are integer comparisons. ``connection
+opened`` lines (debug level, no duration, followed by a ``connection complete``) are dropped
+here and counted by the caller.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from logwatch.correlate.keys import MS, epoch_us, ip_of, upstream_target
+
+HOP_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "path_key": pl.String(),
+    "request_id": pl.String(),
+    "file": pl.String(),
+    "lineno": pl.Int64(),
+    "pod": pl.String(),
+    "namespace": pl.String(),
+    "role": pl.String(),
+    "signals": pl.List(pl.String()),
+    "method": pl.String(),
+    "path": pl.String(),
+    "authority": pl.String(),
+    "response_code": pl.Int64(),
+    "response_flags": pl.List(pl.String()),
+    "response_code_details": pl.String(),
+    "duration_ms": pl.Int64(),
+    "upstream_service_time_ms": pl.Int64(),
+    "route_name": pl.String(),
+    "upstream_cluster": pl.String(),
+    "upstream_host": pl.String(),
+    "upstream_target": pl.String(),
+    "upstream_local_address": pl.String(),
+    "downstream_local_address": pl.String(),
+    "downstream_remote_address": pl.String(),
+    "downstream_remote_ip": pl.String(),
+    "downstream_local_ip": pl.String(),
+    "start_us": pl.Int64(),
+    "end_us": pl.Int64(),
+}
+
+CONN_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "file": pl.String(),
+    "lineno": pl.Int64(),
+    "message": pl.String(),
+    "direction": pl.String(),
+    "src_addr": pl.String(),
+    "src_ip": pl.String(),
+    "src_workload": pl.String(),
+    "src_namespace": pl.String(),
+    "src_identity": pl.String(),
+    "dst_addr": pl.String(),
+    "dst_ip": pl.String(),
+    "dst_key": pl.String(),
+    "dst_hbone_addr": pl.String(),
+    "dst_service": pl.String(),
+    "dst_workload": pl.String(),
+    "dst_namespace": pl.String(),
+    "dst_identity": pl.String(),
+    "duration_ms": pl.Int64(),
+    "error": pl.String(),
+    "error_class": pl.String(),
+    "open_us": pl.Int64(),
+    "close_us": pl.Int64(),
+    # ztunnel outbound <-> inbound pairing, filled once the connection has settled
+    "peer_id": pl.Int64(),
+    "peer_confidence": pl.Float64(),
+    "pair_done": pl.Boolean(),
+    # joined to a hop or paired with its other side; unjoined ones count as unmatched
+    "joined": pl.Boolean(),
+}
+
+
+def hops_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
+    """Envoy rows of ``records`` as a hop frame with ids ``first_id, first_id + 1, ...``.
+
+    ``path_key`` is the x-request-id, or ``"<file>:<lineno>"`` for a record without one (such
+    a request cannot be followed across Envoy hops, but still gets a path of its own).
+    """
+    envoy = records.filter(pl.col("kind") == "envoy")
+    start = epoch_us("ts")
+    duration = pl.col("duration_ms").fill_null(0).clip(lower_bound=0)
+    fallback_key = pl.format("{}:{}", pl.col("file").fill_null("-"), pl.col("lineno").fill_null(0))
+    return envoy.select(
+        pl.int_range(first_id, first_id + envoy.height, dtype=pl.Int64).alias("id"),
+        pl.coalesce(pl.col("request_id"), fallback_key).alias("path_key"),
+        "request_id",
+        "file",
+        "lineno",
+        "pod",
+        "namespace",
+        "role",
+        "signals",
+        "method",
+        "path",
+        "authority",
+        "response_code",
+        "response_flags",
+        "response_code_details",
+        "duration_ms",
+        "upstream_service_time_ms",
+        "route_name",
+        "upstream_cluster",
+        "upstream_host",
+        upstream_target().alias("upstream_target"),
+        "upstream_local_address",
+        "downstream_local_address",
+        "downstream_remote_address",
+        ip_of("downstream_remote_address").alias("downstream_remote_ip"),
+        ip_of("downstream_local_address").alias("downstream_local_ip"),
+        start.alias("start_us"),
+        (start + duration * MS).alias("end_us"),
+    ).cast(HOP_SCHEMA)  # type: ignore[arg-type]
+
+
+def conns_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
+    """Finished ztunnel connections (``complete`` or ``failed``) of ``records``.
+
+    ztunnel stamps its line when the connection ends; ``open_us`` is that minus ``duration``.
+    """
+    finished = records.filter(
+        (pl.col("kind") == "ztunnel") & (pl.col("message") != "connection opened")
+    )
+    close = epoch_us("ts")
+    return finished.select(
+        pl.int_range(first_id, first_id + finished.height, dtype=pl.Int64).alias("id"),
+        "file",
+        "lineno",
+        "message",
+        "direction",
+        "src_addr",
+        ip_of("src_addr").alias("src_ip"),
+        "src_workload",
+        "src_namespace",
+        "src_identity",
+        "dst_addr",
+        ip_of("dst_addr").alias("dst_ip"),
+        pl.coalesce(pl.col("dst_hbone_addr"), pl.col("dst_addr")).alias("dst_key"),
+        "dst_hbone_addr",
+        "dst_service",
+        "dst_workload",
+        "dst_namespace",
+        "dst_identity",
+        "duration_ms",
+        "error",
+        "error_class",
+        (close - pl.col("duration_ms").fill_null(0).clip(lower_bound=0) * MS).alias("open_us"),
+        close.alias("close_us"),
+        pl.lit(None, dtype=pl.Int64).alias("peer_id"),
+        pl.lit(None, dtype=pl.Float64).alias("peer_confidence"),
+        pl.lit(False).alias("pair_done"),
+        pl.lit(False).alias("joined"),
+    ).cast(CONN_SCHEMA)  # type: ignore[arg-type]

@@ -1,0 +1,87 @@
+"""Join keys derived from record columns, and the one interval join every hop join uses.
+
+Everything here is a polars expression or a frame-to-frame function: the join hot path never
+loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+US = 1_000_000
+MS = 1_000
+
+# Envoy's synthetic upstream host of an Istio waypoint's HBONE origination.
+CONNECT_ORIGINATE = "envoy://connect_originate/"
+
+
+def ip_of(column: str) -> pl.Expr:
+    """The IP part of an ``IP:port`` column (IPv6 ``[..]:port`` too); null when absent."""
+    col = pl.col(column)
+    bracketed = col.str.extract(r"^\[([^\]]+)\]:\d+$", 1)
+    plain = col.str.extract(r"^([^:\[\]]+):\d+$", 1)
+    return pl.coalesce(bracketed, plain)
+
+
+def upstream_target(column: str = "upstream_host") -> pl.Expr:
+    """The real ``IP:port`` behind an Envoy upstream host, unwrapping ``connect_originate``."""
+    col = pl.col(column)
+    return (
+        pl.when(col.str.starts_with(CONNECT_ORIGINATE))
+        .then(col.str.slice(len(CONNECT_ORIGINATE)))
+        .otherwise(col)
+    )
+
+
+def epoch_us(column: str = "ts") -> pl.Expr:
+    return pl.col(column).dt.epoch("us")
+
+
+def interval_candidates(
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    on: list[tuple[str, str]],
+    left_interval: tuple[str, str],
+    right_interval: tuple[str, str],
+    bucket_us: int,
+) -> pl.DataFrame:
+    """Pairs (``left_id``, ``right_id``) with equal keys and overlapping time intervals.
+
+    Both sides need an ``id`` column and two Int64 microsecond columns bounding an interval.
+    Intervals are cut into ``bucket_us`` buckets and equi-joined on keys plus bucket, so the
+    cost follows the number of real candidates, not the product of the two sides. The
+    result has one row per pair, with every other column of both sides (right ones suffixed
+    ``_r``). Rows with a null key never match.
+    """
+    left_keys = [lk for lk, _ in on]
+    right_keys = [rk for _, rk in on]
+    lo_l, hi_l = left_interval
+    lo_r, hi_r = right_interval
+    lb = (
+        left.drop_nulls(left_keys)
+        .with_columns(
+            pl.int_ranges(pl.col(lo_l) // bucket_us, pl.col(hi_l) // bucket_us + 1).alias("_bucket")
+        )
+        .explode("_bucket")
+    )
+    rb = (
+        right.drop_nulls(right_keys)
+        .with_columns(
+            pl.int_ranges(pl.col(lo_r) // bucket_us, pl.col(hi_r) // bucket_us + 1).alias("_bucket")
+        )
+        .explode("_bucket")
+    )
+    joined = lb.join(
+        rb,
+        left_on=[*left_keys, "_bucket"],
+        right_on=[*right_keys, "_bucket"],
+        how="inner",
+        suffix="_r",
+    )
+    lo_r_name = lo_r if lo_r not in left.columns else f"{lo_r}_r"
+    hi_r_name = hi_r if hi_r not in left.columns else f"{hi_r}_r"
+    return (
+        joined.filter((pl.col(lo_l) <= pl.col(hi_r_name)) & (pl.col(lo_r_name) <= pl.col(hi_l)))
+        .unique(subset=["id", "id_r"], keep="first", maintain_order=True)
+        .drop("_bucket")
+    )

@@ -1,0 +1,53 @@
+"""The x-request-id join: hops sharing an id form one path, ordered ingress -> backend.
+
+Envoy Gateway generates the id at the edge and Istio waypoints keep it, so every Envoy record
+with the same id belongs to one request (FORMATS.md 5.1). Order cannot come from timestamps
+alone (nodes' clocks disagree by up to a second while hops are milliseconds apart), so hops are
+ordered by role (ingress, sidecar, waypoint), then by nesting (an outer hop lasts at least as
+long as the hop it waits on), then by start time.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+ROLE_RANK: dict[str, int] = {"ingress": 0, "sidecar": 1, "waypoint": 2, "ztunnel": 3}
+_UNKNOWN_ROLE = 4
+
+
+def order_hops(hops: pl.DataFrame) -> pl.DataFrame:
+    """``hops`` plus ``hop_index`` (0 = the edge) and ``added_latency_ms``, sorted by path.
+
+    ``added_latency_ms`` = duration minus the next hop's duration; for the last hop, duration
+    minus its upstream service time (the proxy's own overhead); null when unknown.
+    """
+    rank = pl.col("role").replace_strict(ROLE_RANK, default=_UNKNOWN_ROLE, return_dtype=pl.Int32)
+    ordered = hops.sort(
+        ["path_key", rank, "duration_ms", "start_us", "id"],
+        descending=[False, False, True, False, False],
+        nulls_last=True,
+    ).with_columns(pl.int_range(pl.len()).over("path_key").alias("hop_index"))
+    next_duration = pl.col("duration_ms").shift(-1).over("path_key")
+    added = (
+        pl.when(next_duration.is_not_null())
+        .then(pl.col("duration_ms") - next_duration)
+        .otherwise(pl.col("duration_ms") - pl.col("upstream_service_time_ms"))
+    )
+    return ordered.with_columns(added.alias("added_latency_ms"))
+
+
+def path_counts(hops: pl.DataFrame) -> tuple[int, int, int]:
+    """(paths, requests, multi_hop) over a frame holding every hop of each of its paths.
+
+    requests = distinct non-null x-request-id; multi_hop = those seen by at least two proxies
+    (different pods, or different files when the pod is unknown), as RECORD.md defines them.
+    """
+    if hops.height == 0:
+        return 0, 0, 0
+    per_path = hops.group_by("path_key").agg(
+        pl.col("request_id").first(),
+        pl.coalesce(pl.col("pod"), pl.col("file"), pl.lit("")).n_unique().alias("proxies"),
+    )
+    with_id = per_path.filter(pl.col("request_id").is_not_null())
+    multi = with_id.filter(pl.col("proxies") >= 2).height
+    return per_path.height, with_id.height, multi

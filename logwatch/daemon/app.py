@@ -1,0 +1,220 @@
+"""The daemon's one entry point: everything is built in an AsyncExitStack, torn down in reverse.
+
+Lifecycle: sources read into a bounded queue (a full queue stops reading: backpressure); one
+consumer decodes and runs the pipeline on a worker thread (polars releases the GIL, the loop
+stays free for probes and signals) and commits every ``checkpoint_interval_s``. SIGTERM/SIGINT
+set the stop event: reading stops, the queue is drained, the pipeline flushed and the final
+checkpoint written, all within ``shutdown_timeout_s``; past that the daemon exits with status 1
+without a checkpoint (the next start reads the tail again: at least once). SIGHUP reloads the
+configuration; an invalid one is logged and the running one kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import BinaryIO
+
+from logwatch.checkpoint import CheckpointStore
+from logwatch.clock import Clock, WallClock
+from logwatch.config import Config, ConfigError, parse_listen
+from logwatch.daemon.consumer import END, Consumer, QueueItem
+from logwatch.daemon.ingest import Ingest
+from logwatch.daemon.logs import configure_logging
+from logwatch.daemon_stats import DaemonStats
+from logwatch.health import HealthServer, Verdict
+from logwatch.pipeline.pipeline import Pipeline
+from logwatch.pipeline.stages import RecordStage
+from logwatch.sinks.file import FileSink
+from logwatch.sources.stdin import StdinSource
+from logwatch.sources.tail.tailer import Tailer
+from parsers.options import ParseOptions
+
+log = logging.getLogger("logwatch.daemon")
+
+Reload = Callable[[], Config]
+
+
+async def run_daemon(
+    config: Config,
+    *,
+    reload: Reload | None = None,
+    once: bool = False,
+    stdin: BinaryIO | None = None,
+    stats: DaemonStats | None = None,
+) -> int:
+    """Run until stopped (signal), or with ``once`` until what is there has been read.
+
+    Returns the exit status: 0 after a clean drain and checkpoint, 1 when processing failed or
+    the drain did not finish in time.
+    """
+    stats = stats or DaemonStats()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        store = CheckpointStore(config.state_dir)
+        resume = store.load()
+        clock = WallClock()
+        stages = build_stages(config, stack, clock)
+        pipeline = Pipeline(stages, clock=clock, daemon_stats=stats)
+        options = ParseOptions(
+            max_line_bytes=config.parse.max_line_bytes,
+            envoy_text_formats=config.parse.envoy_text_formats,
+        )
+        ingest = Ingest(pipeline, options, store, stats, resume)
+        queue: asyncio.Queue[QueueItem] = asyncio.Queue(maxsize=config.daemon.queue_max_batches)
+        consumer = Consumer(queue, ingest, config.daemon)
+
+        tailer: Tailer | None = None
+        readers: list[asyncio.Task[None]] = []
+        if config.sources.paths:
+            tailer = Tailer(
+                config.sources,
+                max_line_bytes=config.parse.max_line_bytes,
+                stats=stats,
+                resume=resume,
+            )
+            stack.callback(tailer.close)
+            readers.append(asyncio.create_task(tailer.run(queue.put, stop, once=once)))
+        stdin_source: StdinSource | None = None
+        if config.sources.stdin and stdin is not None:
+            stdin_source = StdinSource(
+                stdin,
+                chunk_bytes=config.sources.read_chunk_bytes,
+                max_line_bytes=config.parse.max_line_bytes,
+                stats=stats,
+            )
+            readers.append(asyncio.create_task(stdin_source.run(queue.put, stop)))
+        started_at = time.time()
+
+        def ready() -> Verdict:
+            sources = [s.started for s in (tailer, stdin_source) if s is not None]
+            if not all(sources):
+                return Verdict(False, "sources not started")
+            age = time.time() - (stats.checkpoint_unix or started_at)
+            if age > config.daemon.ready_max_checkpoint_age_s:
+                return Verdict(False, f"last checkpoint {age:.0f}s ago")
+            return Verdict(True, "ready")
+
+        health = await _start_health(config, consumer.alive, ready)
+        if health is not None:
+            stack.push_async_callback(health.close)
+
+        current = config
+
+        def on_reload() -> None:
+            nonlocal current
+            current = _reload(current, reload, tailer)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+            stack.callback(loop.remove_signal_handler, signum)
+        loop.add_signal_handler(signal.SIGHUP, on_reload)
+        stack.callback(loop.remove_signal_handler, signal.SIGHUP)
+
+        consuming = asyncio.create_task(consumer.run())
+        reading = asyncio.create_task(_read_all(readers, queue))
+        log.info(
+            "daemon started",
+            extra={"sources": list(config.sources.paths), "stdin": stdin_source is not None,
+                   "resumed_files": len(resume)},
+        )
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopping, reading, consuming}, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        stopping.cancel()
+        return await _drain(reading, consuming, config.daemon.shutdown_timeout_s)
+    raise AssertionError("unreachable")  # pragma: no cover - the with block returns
+
+
+def build_stages(config: Config, stack: AsyncExitStack, clock: Clock) -> list[RecordStage]:
+    """The pipeline stages of the daemon, in order; each one's close is on the stack.
+
+    Correlation, metrics and alerts come from ``logwatch.pipeline.build`` (the one place that
+    assembles them); the ``--sink file:`` stage comes last so it sees what the others saw.
+    """
+    from logwatch.pipeline.build import build_stages as build_pipeline_stages
+
+    stages: list[RecordStage] = list(build_pipeline_stages(config, clock=clock).all)
+    for stage in stages:
+        close = getattr(stage, "close", None)
+        if callable(close):
+            stack.callback(close)
+    if config.sinks.file:
+        sink = FileSink(config.sinks.file)
+        stack.callback(sink.close)
+        stages.append(sink)
+    return stages
+
+
+async def _read_all(readers: Sequence[asyncio.Task[None]], queue: asyncio.Queue[QueueItem]) -> None:
+    try:
+        await asyncio.gather(*readers)
+    finally:
+        # the consumer drains what is queued, then commits and ends
+        await queue.put(END)
+
+
+async def _drain(reading: asyncio.Task[None], consuming: asyncio.Task[bool], limit_s: float) -> int:
+    """Wait for the readers to stop and the consumer to drain and commit, within ``limit_s``."""
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(limit_s):
+            await reading
+            committed = await consuming
+    except TimeoutError:
+        log.error("shutdown did not finish in time; no final checkpoint", extra={"timeout_s": limit_s})
+        for task in (reading, consuming):
+            task.cancel()
+        await asyncio.gather(reading, consuming, return_exceptions=True)
+        return 1
+    except Exception:
+        log.exception("daemon failed")
+        for task in (reading, consuming):
+            task.cancel()
+        await asyncio.gather(reading, consuming, return_exceptions=True)
+        return 1
+    log.info(
+        "daemon stopped",
+        extra={"drain_s": round(time.monotonic() - started, 3), "checkpointed": committed},
+    )
+    return 0 if committed else 1
+
+
+async def _start_health(
+    config: Config, alive: Callable[[], Verdict], ready: Callable[[], Verdict]
+) -> HealthServer | None:
+    if not config.daemon.health_listen:
+        return None
+    host, port = parse_listen(config.daemon.health_listen)
+    server = HealthServer(host, port, alive=alive, ready=ready)
+    await server.start()
+    return server
+
+
+def _reload(current: Config, reload: Reload | None, tailer: Tailer | None) -> Config:
+    if reload is None:
+        log.warning("SIGHUP ignored: no configuration source to reload from")
+        return current
+    try:
+        fresh = reload()
+    except ConfigError as exc:
+        log.error("configuration reload failed; keeping the running one", extra={"error": str(exc)})
+        return current
+    if tailer is not None:
+        tailer.reconfigure(fresh.sources)
+    configure_logging(fresh.daemon.log_level)
+    needs_restart = [
+        key for key in ("state_dir", "sinks", "parse") if getattr(fresh, key) != getattr(current, key)
+    ]
+    if needs_restart:
+        log.warning(
+            "configuration reloaded; these sections apply after a restart",
+            extra={"sections": needs_restart},
+        )
+    log.info("configuration reloaded")
+    return fresh

@@ -1,0 +1,78 @@
+"""The consuming side of the daemon's queue: micro-batches, processing, periodic commits.
+
+Batches are cut by size (``batch_max_bytes``/``batch_max_lines``) from what is queued; nothing
+waits for a batch to fill, so latency is the reading poll interval plus processing time.
+Processing and commits run on a worker thread, one at a time, in queue order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from logwatch.config import DaemonConfig
+from logwatch.daemon.ingest import Ingest
+from logwatch.health import Verdict
+from logwatch.sources.tail.chunk import FileChunk
+
+END = None  # queued after the last chunk: drain, commit, stop
+QueueItem = FileChunk | None
+
+# liveness fails when queued data has not been processed for this long
+STALL_LIMIT_S = 120.0
+
+
+class Consumer:
+    def __init__(self, queue: asyncio.Queue[QueueItem], ingest: Ingest, config: DaemonConfig) -> None:
+        self._queue = queue
+        self._ingest = ingest
+        self._config = config
+        self._progress_at = time.monotonic()
+
+    def alive(self) -> Verdict:
+        """Alive unless data waits while processing has not moved for STALL_LIMIT_S."""
+        stalled = time.monotonic() - self._progress_at
+        if self._queue.qsize() and stalled > STALL_LIMIT_S:
+            return Verdict(False, f"processing stalled for {stalled:.0f}s")
+        return Verdict(True, "alive")
+
+    async def run(self) -> bool:
+        """Consume until END; returns whether the final commit succeeded.
+
+        Raises what processing raises (a failing stage): no commit happens after that.
+        """
+        interval = self._config.checkpoint_interval_s
+        last_commit = time.monotonic()
+        ended = False
+        while not ended:
+            timeout = max(0.0, interval - (time.monotonic() - last_commit))
+            batch: list[FileChunk] = []
+            try:
+                item = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                pass
+            else:
+                ended = self._take(item, batch)
+            if batch:
+                await asyncio.to_thread(self._ingest.process, batch)
+            self._progress_at = time.monotonic()
+            if not ended and time.monotonic() - last_commit >= interval:
+                await asyncio.to_thread(self._ingest.commit)
+                last_commit = time.monotonic()
+        return await asyncio.to_thread(self._ingest.commit)
+
+    def _take(self, item: QueueItem, batch: list[FileChunk]) -> bool:
+        """Add ``item`` and whatever else is queued, up to the batch limits; True at END."""
+        size = lines = 0
+        while True:
+            if item is END:
+                return True
+            batch.append(item)
+            size += len(item.data)
+            lines += item.lines
+            if size >= self._config.batch_max_bytes or lines >= self._config.batch_max_lines:
+                return False
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return False

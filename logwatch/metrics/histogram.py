@@ -1,0 +1,167 @@
+"""The request-duration histogram, fed one batch at a time.
+
+The OpenTelemetry API records a histogram one value per call; at access-log rates that per-line
+call is most of the cost of metrics. So this histogram is aggregated by the record stage with
+polars (bucket counts, sum, min, max per attribute set) and kept here as cumulative state; at
+each collection it is handed to the exporters as an ordinary OTel ``Histogram`` metric next to
+the SDK's own metrics (the "metric producer" idea of the OTel specification), so Prometheus
+and OTLP see one coherent data set.
+
+Guarantees: cumulative temporality, start time = creation of this object, explicit bounds =
+``DURATION_BUCKETS_S`` (semantic-convention buckets), one data point per attribute set. The
+number of attribute sets is bounded by the folding the stage applies before ``add``.
+Thread-safety: ``add`` runs on the pipeline thread, ``metric`` on exporter threads; one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    MetricsData,
+    ResourceMetrics,
+    ScopeMetrics,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from logwatch.metrics.instruments import MetricSpec
+
+BUCKET = "bucket"
+COUNT = "count"
+SUM = "sum"
+MIN = "min"
+MAX = "max"
+
+
+@dataclass
+class _Cell:
+    bucket_counts: list[int]
+    count: int = 0
+    total: float = 0.0
+    low: float = float("inf")
+    high: float = float("-inf")
+
+
+class BatchHistogram:
+    """Cumulative explicit-bucket histogram whose input is pre-aggregated groups."""
+
+    def __init__(
+        self,
+        spec: MetricSpec,
+        boundaries: Sequence[float],
+        time_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.spec = spec
+        self.boundaries = tuple(boundaries)
+        self._bounds_series = pl.Series("bounds", self.boundaries, dtype=pl.Float64)
+        self._time_ns = time_ns
+        self._start_ns = time_ns()
+        self._cells: dict[tuple[str, ...], _Cell] = {}
+        self._lock = threading.Lock()
+
+    def bucket_of(self, values: pl.Series) -> pl.Series:
+        """Bucket index of each value: bucket i holds (bound[i-1], bound[i]], the last one
+        everything above the highest bound (the OTel explicit-bucket rule)."""
+        return self._bounds_series.search_sorted(values.cast(pl.Float64), side="left")
+
+    def add(self, groups: pl.DataFrame) -> None:
+        """Merge groups with columns ``spec.attributes`` + bucket, count, sum, min, max
+        (one row per attribute set and bucket; rows with a null bucket are ignored)."""
+        columns = [*self.spec.attributes, BUCKET, COUNT, SUM, MIN, MAX]
+        width = len(self.spec.attributes)
+        empty = len(self.boundaries) + 1
+        with self._lock:
+            for row in groups.select(columns).iter_rows():
+                bucket = row[width]
+                if bucket is None:
+                    continue
+                key = tuple(row[:width])
+                cell = self._cells.get(key)
+                if cell is None:
+                    cell = self._cells[key] = _Cell([0] * empty)
+                count, total, low, high = row[width + 1 :]
+                cell.bucket_counts[bucket] += count
+                cell.count += count
+                cell.total += total
+                cell.low = min(cell.low, low)
+                cell.high = max(cell.high, high)
+
+    @property
+    def series(self) -> int:
+        return len(self._cells)
+
+    def metric(self) -> Metric | None:
+        """A snapshot as an OTel metric, or None before the first value."""
+        now = self._time_ns()
+        with self._lock:
+            points = [
+                HistogramDataPoint(
+                    attributes=dict(zip(self.spec.attributes, key, strict=True)),
+                    start_time_unix_nano=self._start_ns,
+                    time_unix_nano=now,
+                    count=cell.count,
+                    sum=cell.total,
+                    bucket_counts=tuple(cell.bucket_counts),
+                    explicit_bounds=self.boundaries,
+                    min=cell.low,
+                    max=cell.high,
+                )
+                for key, cell in self._cells.items()
+            ]
+        if not points:
+            return None
+        return Metric(
+            name=self.spec.name,
+            description=self.spec.description,
+            unit=self.spec.unit,
+            data=Histogram(
+                data_points=points,
+                aggregation_temporality=AggregationTemporality.CUMULATIVE,
+            ),
+        )
+
+
+def with_produced(
+    data: MetricsData,
+    produced: Sequence[Metric],
+    resource: Resource,
+    scope: InstrumentationScope,
+) -> MetricsData:
+    """``data`` plus the produced metrics, under ``scope`` of the first resource (the one
+    MeterProvider of a runtime has one resource)."""
+    if not produced:
+        return data
+    extra = ScopeMetrics(scope=scope, metrics=list(produced), schema_url="")
+    if not data.resource_metrics:
+        return MetricsData(
+            resource_metrics=[
+                ResourceMetrics(resource=resource, scope_metrics=[extra], schema_url="")
+            ]
+        )
+    first, *rest = data.resource_metrics
+    # Merge into the SDK's ScopeMetrics of the same scope: the OTLP encoder keys scopes by
+    # identity of name/version, and a second entry for the same scope would replace the first.
+    scopes = list(first.scope_metrics)
+    for index, existing in enumerate(scopes):
+        if existing.scope == scope:
+            scopes[index] = ScopeMetrics(
+                scope=existing.scope,
+                metrics=[*existing.metrics, *produced],
+                schema_url=existing.schema_url,
+            )
+            break
+    else:
+        scopes.append(extra)
+    merged = ResourceMetrics(
+        resource=first.resource, scope_metrics=scopes, schema_url=first.schema_url
+    )
+    return MetricsData(resource_metrics=[merged, *rest])

@@ -1,0 +1,128 @@
+"""Finding where to resume a logical file after a restart, from its checkpointed position.
+
+The checkpointed physical file is looked for by fingerprint (first bytes), preferring the
+recorded path and inode, then any other file in the same directory (a rotated name such as
+``0.log.20250718-033320`` or ``x.log.1``). Files rotated after it (same directory, name
+starting with the live file's name, modified later) follow from offset 0, oldest first, then
+the live file at the key when it is a different file. When the checkpointed file is gone (rotated and deleted while
+the daemon was down), the bytes it still had unread are counted and logged as lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from logwatch.checkpoint import FilePosition
+from logwatch.daemon_stats import DaemonStats
+from logwatch.sources.tail.fingerprint import fd_matches
+from logwatch.sources.tail.openfile import OpenFile
+
+log = logging.getLogger("logwatch.tail")
+
+# never candidates for live reading: compressed or half-written rotations
+_SKIP_SUFFIXES = (".gz", ".tmp", ".zst", ".bz2", ".xz")
+
+
+def open_resumed(position: FilePosition, stats: DaemonStats) -> list[OpenFile]:
+    """The files to read for ``position.key``, oldest first (empty if nothing is there).
+
+    Raises nothing for missing files; unreadable ones are skipped like missing ones.
+    """
+    found = _find_checkpointed(position)
+    files: list[OpenFile] = []
+    if found is None:
+        lost = max(0, position.size - position.offset)
+        if lost:
+            stats.lost_bytes += lost
+            log.error(
+                "checkpointed file is gone; its unread bytes are lost",
+                extra={"path": position.path, "key": position.key, "lost_bytes": lost},
+            )
+    else:
+        files.append(found)
+    try:
+        live: OpenFile | None = OpenFile.open(position.key)
+    except OSError:
+        live = None
+    if found is not None and not (live is not None and found.same_file(os.fstat(live.fd))):
+        files.extend(_rotated_after(found, live, position.key))
+    if live is not None:
+        if any(f.same_file(os.fstat(live.fd)) for f in files):
+            live.close()
+        else:
+            files.append(live)
+    for later in files[1:]:
+        later.starts_new_file = True
+    return files
+
+
+def _rotated_after(found: OpenFile, live: OpenFile | None, key: str) -> list[OpenFile]:
+    """Rotated files of ``key`` newer than ``found``, oldest first (not the live file)."""
+    directory, name = os.path.split(key)
+    since = os.fstat(found.fd).st_mtime_ns
+    skip = {(found.dev, found.ino)}
+    if live is not None:
+        skip.add((live.dev, live.ino))
+    newer: list[tuple[int, str]] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(name) or entry.name.endswith(_SKIP_SUFFIXES):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if entry.is_file(follow_symlinks=False) and (st.st_dev, st.st_ino) not in skip:
+            if st.st_mtime_ns >= since:
+                newer.append((st.st_mtime_ns, entry.path))
+    opened: list[OpenFile] = []
+    for _, path in sorted(newer):
+        try:
+            opened.append(OpenFile.open(path))
+        except OSError:
+            continue
+    return opened
+
+
+def _find_checkpointed(position: FilePosition) -> OpenFile | None:
+    for path in _candidates(position):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if st.st_size >= position.offset and fd_matches(fd, position.fingerprint):
+                return OpenFile(path, fd, position.offset, position.lineno)
+        except OSError:
+            pass
+        os.close(fd)
+    return None
+
+
+def _candidates(position: FilePosition) -> list[str]:
+    """The recorded path first, then same-inode files, then every other sibling."""
+    ordered = [position.path]
+    directories = {os.path.dirname(position.path), os.path.dirname(position.key)}
+    siblings: list[tuple[int, str]] = []
+    for directory in sorted(directories):
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.path == position.path or entry.name.endswith(_SKIP_SUFFIXES):
+                continue
+            try:
+                if not entry.is_file():
+                    continue
+                same_inode = entry.inode() == position.ino
+            except OSError:
+                continue
+            siblings.append((0 if same_inode else 1, entry.path))
+    ordered.extend(path for _, path in sorted(siblings))
+    return ordered

@@ -1,0 +1,161 @@
+"""Dispatcher: backoff, Retry-After bounds, wake-up, dead letters, ordering, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from logwatch.daemon_stats import DaemonStats
+from logwatch.notify.build import notification_delivery
+from logwatch.notify.config import NotifiersConfig, RetryPolicy
+from logwatch.notify.dispatcher import backoff_s
+from logwatch.notify.outbox import Outbox
+from tests.notify.conftest import (
+    FAST_RETRY,
+    make_alert,
+    make_notification,
+    receivers_config,
+    resolved,
+    state,
+    wait_until,
+)
+from tests.notify.receivers import GenericWebhook, Scripted
+
+
+def hook_config(
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    retry: dict[str, float] | None = None,
+    **delivery: float,
+) -> NotifiersConfig:
+    receiver = {
+        "name": "hook",
+        "type": "webhook",
+        "url": url,
+        "timeout_s": 5,
+        "retry": retry or FAST_RETRY,
+    }
+    return receivers_config(monkeypatch, [receiver], **delivery)
+
+
+def test_backoff_is_exponential_with_full_jitter() -> None:
+    policy = RetryPolicy(base_backoff_s=1.0, max_backoff_s=30.0)
+    rng = random.Random(7)
+    for attempts, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (5, 16.0), (6, 30.0), (200, 30.0)]:
+        samples = [backoff_s(policy, attempts, rng) for _ in range(300)]
+        assert all(0.0 <= s <= ceiling for s in samples)
+        assert max(samples) > 0.8 * ceiling and min(samples) < 0.2 * ceiling  # spread, not fixed
+
+
+async def test_submit_wakes_the_dispatcher_at_once(
+    webhook: GenericWebhook, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = hook_config(monkeypatch, webhook.url, idle_poll_s=60)
+    async with notification_delivery(config, tmp_path, DaemonStats()) as dispatcher:
+        await asyncio.sleep(0.1)  # the task is now idle for up to 60 s
+        started = time.monotonic()
+        dispatcher.submit(make_notification(receiver="hook"))
+        await wait_until(lambda: len(webhook.bodies) == 1, timeout_s=5)
+        assert time.monotonic() - started < 1.0
+
+
+async def test_retry_after_is_honoured_but_bounded(
+    webhook: GenericWebhook, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    webhook.script.append(Scripted(429, headers={"Retry-After": "3600"}))
+    retry = {**FAST_RETRY, "max_retry_after_s": 0.5}
+    async with notification_delivery(
+        hook_config(monkeypatch, webhook.url, retry), tmp_path, DaemonStats()
+    ) as dispatcher:
+        dispatcher.submit(make_notification(receiver="hook"))
+        await wait_until(lambda: len(webhook.bodies) == 1, timeout_s=5)
+    first, second = webhook.requests
+    assert 0.45 <= second.at - first.at < 2.0
+
+
+async def test_resolve_waits_for_its_trigger_under_retries(
+    webhook: GenericWebhook, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    webhook.script.extend([Scripted(500), Scripted(500), Scripted(500)])
+    alert = make_alert(1)
+    async with notification_delivery(
+        hook_config(monkeypatch, webhook.url), tmp_path, DaemonStats()
+    ) as dispatcher:
+        dispatcher.submit(make_notification(alert, receiver="hook"))
+        dispatcher.submit(make_notification(resolved(alert), receiver="hook"))
+        await wait_until(lambda: len(webhook.bodies) == 2, timeout_s=10)
+    assert [r.json()["status"] for r in webhook.bodies] == ["firing", "resolved"]
+
+
+async def test_unknown_receivers_and_unreadable_entries_are_dead_lettered(
+    webhook: GenericWebhook,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.put(make_notification(receiver="removed-from-config"), now=1.0)
+    outbox.put(make_notification(make_alert(5), receiver="removed-from-config"), now=1.0)
+    broken, _ = outbox.put(make_notification(make_alert(1), receiver="hook"), now=1.0)
+    good, _ = outbox.put(make_notification(make_alert(2), receiver="hook"), now=1.0)
+    outbox._conn.execute("UPDATE outbox SET body = x'00ff' WHERE id = ?", (broken,))
+    outbox._conn.commit()
+    outbox.close()
+    stats = DaemonStats()
+    async with notification_delivery(
+        hook_config(monkeypatch, webhook.url), tmp_path, stats
+    ) as dispatcher:
+        assert stats.alert_dead_letters["removed-from-config"] == 2
+        dispatcher.submit(make_notification(receiver="typo"))
+        assert stats.alert_dead_letters["typo"] == 1
+        await wait_until(lambda: len(webhook.bodies) == 1)
+        assert state(dispatcher._outbox, good) == "delivered"
+        assert state(dispatcher._outbox, broken) == "dead"
+        assert stats.alert_dead_letters["hook"] == 1
+        counts = dispatcher._outbox.counts()
+        assert (counts.pending, counts.delivered, counts.dead) == (0, 1, 4)
+    assert "unknown receiver removed-from-config" in caplog.text
+    assert "not readable" in caplog.text
+
+
+async def test_shutdown_lets_the_in_flight_send_finish(
+    webhook: GenericWebhook, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    webhook.script.append(Scripted(200, delay_s=0.5))
+    stats = DaemonStats()
+    config = hook_config(monkeypatch, webhook.url, shutdown_timeout_s=3)
+    async with notification_delivery(config, tmp_path, stats) as dispatcher:
+        first = dispatcher.submit(make_notification(make_alert(1), receiver="hook"))
+        second = dispatcher.submit(make_notification(make_alert(2), receiver="hook"))
+        await wait_until(lambda: len(webhook.requests) == 1)
+        outbox = dispatcher._outbox
+        started = time.monotonic()
+        await dispatcher.aclose()
+        assert time.monotonic() - started < 2.0
+        await dispatcher.aclose()  # idempotent
+        assert state(outbox, first) == "delivered"  # finished within the grace period
+        assert state(outbox, second) == "pending"  # not started: left for the next run
+    assert stats.alert_deliveries["hook"] == 1
+    assert len(webhook.requests) == 1
+
+
+async def test_shutdown_cancels_a_send_that_overruns_and_keeps_it_pending(
+    webhook: GenericWebhook, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    webhook.script.append(Scripted(200, delay_s=3))
+    config = hook_config(monkeypatch, webhook.url, shutdown_timeout_s=0.3)
+    async with notification_delivery(config, tmp_path, DaemonStats()) as dispatcher:
+        entry = dispatcher.submit(make_notification(receiver="hook"))
+        await wait_until(lambda: len(webhook.requests) == 1)
+        started = time.monotonic()
+        await dispatcher.aclose()
+        assert time.monotonic() - started < 1.5
+        assert dispatcher._outbox.state_of(entry) == ("pending", 0, "")
+    # the next run delivers it
+    async with notification_delivery(config, tmp_path, DaemonStats()) as dispatcher:
+        await wait_until(lambda: len(webhook.bodies) == 1)
+        assert state(dispatcher._outbox, entry) == "delivered"

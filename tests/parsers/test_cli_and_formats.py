@@ -1,0 +1,91 @@
+"""`logwatch parse` end to end, and user-supplied Envoy format strings."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from parsers import PUBLIC_KEYS, BadFormat, ParseOptions, Record, compile_format, parse_line
+from tests.parsers.golden import FIXTURES, GOLDEN
+
+
+def run_parse(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "logwatch"), "parse", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_prints_golden_records_and_summary(tmp_path: Path) -> None:
+    sample = FIXTURES / "ztunnel.log"
+    result = run_parse(str(sample))
+    assert result.returncode == 0
+    records = [orjson.loads(line) for line in result.stdout.splitlines()]
+    golden = [
+        orjson.loads(line) for line in (GOLDEN / "ztunnel.log.ndjson").read_text().splitlines()
+    ]
+    for record in golden:
+        record["file"] = str(sample)
+    assert records == golden
+    assert all(tuple(r) == PUBLIC_KEYS for r in records)
+    assert result.stderr.decode().splitlines()[-1] == "lines=34 records=28 ignored=6 malformed=0"
+
+
+def test_cli_stdin_gzip_malformed_and_errors(tmp_path: Path) -> None:
+    packed = tmp_path / "0.log.gz"
+    packed.write_bytes(gzip.compress((FIXTURES / "envoy-gateway.jsonl").read_bytes()))
+    result = run_parse(str(packed), "-", stdin=b"not a log line\n\n")
+    assert result.returncode == 0
+    assert len(result.stdout.splitlines()) == 23
+    err = result.stderr.decode().splitlines()
+    assert err[0] == "<stdin>:1: unknown-format: not a log line"
+    assert err[-1] == "lines=25 records=23 ignored=1 malformed=1"
+    missing = run_parse(str(tmp_path / "nope.log"))
+    assert missing.returncode != 0
+    assert "No such file" in missing.stderr.decode() and "lines=0" in missing.stderr.decode()
+    bad_option = run_parse("--envoy-format", "%REQ(:PATH)%", str(packed))
+    assert bad_option.returncode == 2
+
+
+def test_user_format_string() -> None:
+    source = "%START_TIME% %REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS_LONG% rid=%REQ(X-REQUEST-ID)% up=%UPSTREAM_HOST% %DURATION%ms"
+    line = "2025-07-18T03:33:20.115Z GET /a?b=c 503 UpstreamOverflow,UpstreamRetryLimitExceeded rid=abc up=10.0.0.1:80 12ms"
+    options = ParseOptions(envoy_text_formats=(source,))
+    record = parse_line(line, options=options)
+    assert isinstance(record, Record)
+    assert (record.format, record.method, record.path, record.response_code) == (
+        "envoy-text",
+        "GET",
+        "/a?b=c",
+        503,
+    )
+    assert record.response_flags == ("UO", "URX")
+    assert record.signals == ("circuit_breaker", "retry_limit")
+    assert (record.request_id, record.upstream_host, record.duration_ms) == (
+        "abc",
+        "10.0.0.1:80",
+        12,
+    )
+    assert not isinstance(parse_line(line), Record)  # unknown without the format
+
+
+def test_custom_start_time_format_and_truncated_header() -> None:
+    source = '[%START_TIME(%Y/%m/%d %H:%M:%S)%] "%REQ(USER-AGENT):10%" %RESPONSE_CODE%'
+    record = parse_line(
+        '[2025/07/18 03:33:20] "curl/8.7.1" 200', options=ParseOptions(envoy_text_formats=(source,))
+    )
+    assert isinstance(record, Record)
+    assert record.time == "2025-07-18T03:33:20.000000Z" and record.user_agent == "curl/8.7.1"
+
+
+def test_format_without_start_time_is_refused() -> None:
+    with pytest.raises(BadFormat):
+        compile_format("%REQ(:PATH)% %RESPONSE_CODE%")
