@@ -238,9 +238,7 @@ def _set_path(
     origins[keys] = origin
 
 
-def _describe(
-    exc: ValidationError, origins: Mapping[tuple[str, ...], str], fallback: str
-) -> str:
+def _describe(exc: ValidationError, origins: Mapping[tuple[str, ...], str], fallback: str) -> str:
     lines = []
     for error in exc.errors():
         loc = tuple(str(part) for part in error["loc"])

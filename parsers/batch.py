@@ -71,6 +71,7 @@ class BatchPlan:
     first_lineno: int
     slow: list[tuple[int, bytes, int]] = field(default_factory=list)  # (index, raw line, offset)
     fast: pl.DataFrame | None = None  # RECORD_SCHEMA columns + ORDER
+    size: int = 0  # bytes of the chunk
 
 
 def split_offsets(data: bytes) -> list[int]:
@@ -88,7 +89,43 @@ def split_offsets(data: bytes) -> list[int]:
 def _all_slow(data: bytes, first_lineno: int) -> BatchPlan:
     starts = split_offsets(data)
     slow = [(i, data[starts[i] : starts[i + 1]], starts[i]) for i in range(len(starts) - 1)]
-    return BatchPlan(len(starts) - 1, first_lineno, slow)
+    return BatchPlan(len(starts) - 1, first_lineno, slow, size=len(data))
+
+
+_MAX_ODD_LINES = 16
+
+
+def _first_odd_line(data: bytes, *, check_utf8: bool) -> tuple[int, int] | None:
+    """(start, end) of the first line the CSV split cannot carry exactly, or ``None``."""
+    positions = [p for p in (data.find(b"\0"), data.find(b"\r"), data.find(b"\x1f")) if p >= 0]
+    if check_utf8:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            positions.append(exc.start)
+    if not positions:
+        return None
+    first = min(positions)
+    start = data.rfind(b"\n", 0, first) + 1
+    end = data.find(b"\n", first)
+    return start, len(data) if end < 0 else end + 1
+
+
+def _combine(pieces: list[BatchPlan], first_lineno: int) -> BatchPlan:
+    """One plan from consecutive pieces of a chunk (fast frames already carry line numbers)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    slow: list[tuple[int, bytes, int]] = []
+    line_base = byte_base = 0
+    frames = []
+    for piece in pieces:
+        slow += [(index + line_base, raw, offset + byte_base) for index, raw, offset in piece.slow]
+        line_base += piece.count
+        byte_base += piece.size
+        if piece.fast is not None:
+            frames.append(piece.fast)
+    fast = pl.concat(frames) if frames else None
+    return BatchPlan(line_base, first_lineno, slow, fast, byte_base)
 
 
 class BatchParser:
@@ -105,15 +142,117 @@ class BatchParser:
         meta: PodMeta | None,
         pending_streams: set[str],
     ) -> BatchPlan:
-        if (
-            b"\0" in data
-            or b"\r" in data
-            or b"\x1f" in data
-            or data.startswith(b'{"log":')
-            or b'\n{"log":' in data
-        ):
-            return _all_slow(data, first_lineno)
-        expected = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        """Parse what can be parsed column-wise; list the other lines for the per-line path.
+
+        Lines polars would read differently (NUL, ``\\r``, ``\\x1f``, invalid UTF-8) are cut
+        out and the pieces around them planned separately, up to ``_MAX_ODD_LINES`` per chunk;
+        the rest of such a chunk takes the per-line path.
+        """
+        if data.startswith(b'{"log":') or b'\n{"log":' in data:
+            return _all_slow(data, first_lineno)  # docker json-file: partials need the exact path
+        pieces: list[BatchPlan] = []
+        position, lineno, pending = 0, first_lineno, pending_streams
+        for _ in range(_MAX_ODD_LINES):
+            rest = data[position:] if position else data
+            odd = _first_odd_line(rest, check_utf8=False)
+            clean = odd[0] if odd is not None else len(rest)
+            piece = self._plan_clean(rest[:clean], lineno, file, meta, pending) if clean else None
+            if clean and piece is None:
+                # polars refused the clean-looking part: invalid UTF-8 cuts it shorter.
+                odd = _first_odd_line(rest[:clean], check_utf8=True) or odd
+                if odd is None:
+                    break
+                clean = odd[0]
+                piece = (
+                    self._plan_clean(rest[:clean], lineno, file, meta, pending) if clean else None
+                )
+                if clean and piece is None:
+                    piece = _all_slow(rest[:clean], lineno)
+            if piece is not None:
+                pieces.append(piece)
+                lineno += piece.count
+            if odd is None:
+                return _combine(pieces, first_lineno)
+            start, end = odd
+            pieces.append(BatchPlan(1, lineno, [(0, rest[start:end], 0)], size=end - start))
+            lineno += 1
+            position += end
+            # The odd line may have been a partial fragment: re-check both streams after it.
+            pending = pending_streams | {"stdout", "stderr"}
+            if position >= len(data):
+                return _combine(pieces, first_lineno)
+        pieces.append(_all_slow(data[position:], lineno))
+        return _combine(pieces, first_lineno)
+
+    def _plan_clean(
+        self,
+        data: bytes,
+        first_lineno: int,
+        file: str | None,
+        meta: PodMeta | None,
+        pending_streams: set[str],
+    ) -> BatchPlan | None:
+        frame: pl.DataFrame | None = None
+        if not pending_streams and b" stdout P " not in data and b" stderr P " not in data:
+            frame = self._split_marked(data)
+        if frame is None:
+            frame = self._split_exact(data, pending_streams)
+        if frame is None:
+            return None
+        return self._plan_frame(frame, data, first_lineno, file, meta)
+
+    def _split_marked(self, data: bytes) -> pl.DataFrame | None:
+        """Envelopes by marking ``" stdout F "`` as a field separator.
+
+        One byte-level replace lets the CSV reader split envelope and content (access logs are
+        on stdout; stderr lines take the per-line path). ``None`` when the marker also occurs
+        inside some content or the lines do not add up (then the exact split is used).
+        """
+        marked = data.replace(b" stdout F ", b"\x1fstdout\x1f")
+        markers = (len(data) - len(marked)) // 2
+        try:
+            lines = pl.read_csv(
+                io.BytesIO(marked),
+                has_header=False,
+                separator="\x1f",
+                quote_char=None,
+                schema={"head": pl.String, "stream": pl.String, "content": pl.String},
+                truncate_ragged_lines=True,
+                encoding="utf8",
+            )
+        except Exception:  # invalid UTF-8 or anything polars refuses
+            return None
+        if lines["stream"].count() != markers:
+            return None
+        head, content = pl.col("head"), pl.col("content")
+        cri = pl.col("stream").is_not_null()
+        length = (
+            head.str.len_bytes().fill_null(0)
+            + content.str.len_bytes().fill_null(0)
+            + pl.when(cri).then(10).otherwise(0)
+        ).cast(pl.Int64)
+        slow = (
+            (head.is_null() & ~cri)
+            | (length > self._options.max_line_bytes)
+            | (cri & (~head.str.contains(f"^{TS_PATTERN}$") | content.is_null()))
+            # Not a CRI "F" line but starts with "<timestamp> ": kubectl prefix, P or tagged F.
+            | (~cri & head.str.contains(f"^{TS_PATTERN} "))
+        )
+        frame = lines.select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("idx"),
+            ((length + 1).cum_sum() - (length + 1)).alias("offset"),
+            pl.when(cri).then(content).otherwise(head).alias("content"),
+            slow.fill_null(True).alias("slow"),
+            length.alias("length"),
+        )
+        # Every byte accounted for (no "\r" reached here): the rows are exactly the lines.
+        total = frame["length"].sum() + frame.height - (0 if data.endswith(b"\n") else 1)
+        if total != len(data):
+            return None
+        return frame.drop("length")
+
+    def _split_exact(self, data: bytes, pending_streams: set[str]) -> pl.DataFrame | None:
+        """Envelopes with the CRI regex on every line; handles partial (``P``) sequences."""
         try:
             lines = pl.read_csv(
                 io.BytesIO(data),
@@ -123,23 +262,12 @@ class BatchParser:
                 schema={"line": pl.String},
                 encoding="utf8",
             )
-        except Exception:  # invalid UTF-8 or anything polars refuses: be exact instead
-            return _all_slow(data, first_lineno)
-        if lines.height != expected:
-            return _all_slow(data, first_lineno)
-        return self._plan_frame(lines, data, first_lineno, file, meta, pending_streams)
-
-    def _plan_frame(
-        self,
-        lines: pl.DataFrame,
-        data: bytes,
-        first_lineno: int,
-        file: str | None,
-        meta: PodMeta | None,
-        pending_streams: set[str],
-    ) -> BatchPlan:
+        except Exception:  # invalid UTF-8 or anything polars refuses
+            return None
+        if lines.height != data.count(b"\n") + (0 if data.endswith(b"\n") else 1):
+            return None
         line = pl.col("line")
-        length = line.str.len_bytes().fill_null(0)
+        length = line.str.len_bytes().fill_null(0).cast(pl.Int64)
         frame = lines.with_columns(
             pl.int_range(pl.len(), dtype=pl.Int64).alias("idx"),
             ((length + 1).cum_sum() - (length + 1)).alias("offset"),
@@ -147,35 +275,51 @@ class BatchParser:
             (length > self._options.max_line_bytes).alias("too_long"),
         ).unnest("cri")
         frame = frame.rename({"1": "prefix", "2": "cri_ts", "3": "stream", "4": "tag"})
-        frame = frame.with_columns(
+        after_partial = self._after_partial(frame, pending_streams)
+        slow = (
+            line.is_null()
+            | pl.col("too_long")
+            | (pl.col("tag") == "P")
+            | after_partial
+            | (pl.col("prefix").is_null() & line.str.contains(rf"^{TS_PATTERN} "))
+        )
+        return frame.select(
+            "idx",
+            "offset",
             pl.when(pl.col("prefix").is_not_null())
             .then(line.str.slice(pl.col("prefix").str.len_chars()))
             .otherwise(line)
-            .alias("content")
+            .alias("content"),
+            slow.fill_null(False).alias("slow"),
         )
-        after_partial = self._after_partial(frame, pending_streams)
+
+    def _plan_frame(
+        self,
+        frame: pl.DataFrame,
+        data: bytes,
+        first_lineno: int,
+        file: str | None,
+        meta: PodMeta | None,
+    ) -> BatchPlan:
         content = pl.col("content")
         kind = (
-            pl.when(line.is_null() | pl.col("too_long") | (pl.col("tag") == "P") | after_partial)
+            pl.when(pl.col("slow"))
             .then(pl.lit("slow"))
-            .when(pl.col("prefix").is_null() & line.str.contains(rf"^{TS_PATTERN} "))
-            .then(pl.lit("slow"))  # kubectl --timestamps prefix
             .when(content.str.starts_with("{"))
             .then(pl.lit("json"))
-            .when(content.str.contains(_ZTUNNEL_HEAD + r"[^\t ]*\t"))
-            .then(pl.lit("ztunnel"))
-            .otherwise(pl.lit("slow"))
+            .otherwise(pl.lit("ztunnel"))  # candidates: _ztunnel_text sends the rest back
         )
         frame = frame.select("idx", "offset", "content", kind.alias("kind"))
         context = _Context(first_lineno, file, meta, self._options)
-        fast: list[pl.DataFrame] = []
+        fast: pl.DataFrame | None = None
         slow_idx: list[pl.Series] = [frame.filter(pl.col("kind") == "slow")["idx"]]
         for name, parse in (("json", _envoy_json), ("ztunnel", _ztunnel_text)):
             part = frame.filter(pl.col("kind") == name)
             if part.height == 0:
                 continue
             records, rejected = parse(part, context)
-            fast.append(records)
+            # Both parts are in line order, so a linear merge keeps input order.
+            fast = records if fast is None else fast.merge_sorted(records, ORDER)
             slow_idx.append(rejected)
         slow_rows = (
             frame.select("idx", "offset")
@@ -186,8 +330,7 @@ class BatchParser:
         for index, offset in slow_rows.iter_rows():
             end = data.find(b"\n", offset)
             slow.append((index, data[offset : len(data) if end < 0 else end + 1], offset))
-        merged = pl.concat(fast) if fast else None
-        return BatchPlan(lines.height, first_lineno, slow, merged)
+        return BatchPlan(frame.height, first_lineno, slow, fast, len(data))
 
     @staticmethod
     def _after_partial(frame: pl.DataFrame, pending_streams: set[str]) -> pl.Expr:
@@ -279,8 +422,9 @@ def _envoy_json(part: pl.DataFrame, ctx: _Context) -> tuple[pl.DataFrame, pl.Ser
         values[record_key] = (
             values[record_key].fill_null(column) if record_key in values else column
         )
-    frame = pl.concat([part.select("idx"), decoded], how="horizontal").select(
-        "idx", *(expr.alias(key) for key, expr in values.items())
+    odd = pl.col("content").str.contains(r'":\s*(?:[\[{]|true|false)').alias("__odd")
+    frame = pl.concat([part.select("idx", odd), decoded], how="horizontal").select(
+        "idx", "__odd", *(expr.alias(key) for key, expr in values.items())
     )
     frame = frame.with_columns(
         pl.when(pl.col(k) == "-").then(None).otherwise(pl.col(k)).alias(k)
@@ -295,10 +439,8 @@ def _envoy_json(part: pl.DataFrame, ctx: _Context) -> tuple[pl.DataFrame, pl.Ser
     ok = ok & pl.col("ts").is_not_null()
     for key in ENVOY_INT_KEYS:
         ok = ok & (pl.col(key).is_null() | pl.col(key).str.contains(_DIGITS))
-    for key in ENVOY_STRING_KEYS:
-        # Values the per-line path treats specially (objects, arrays, booleans).
-        odd = pl.col(key).str.contains(r"^[\[{]") | pl.col(key).is_in(["true", "false"])
-        ok = ok & ~odd.fill_null(False)
+    # Objects, arrays and booleans as values: the per-line path decides what they mean.
+    ok = ok & ~pl.col("__odd")
     # Derived values, once per distinct input, with the per-line functions.
     table: dict[tuple[Any, ...], dict[str, Any]] = {}
     for raw_flags, details in _distinct(
@@ -444,6 +586,8 @@ def merge(
     rejections = tuple(rejection for _, rejection in sorted(sink.rejections, key=lambda r: r[0]))
     if plan is None or plan.fast is None or plan.fast.height == 0:
         return slow, sink.ignored, rejections
+    if not sink.records:
+        return plan.fast.drop(ORDER), sink.ignored, rejections
     slow = slow.with_columns(pl.Series(ORDER, sink.order, dtype=pl.Int64))
-    merged = pl.concat([plan.fast, slow]).sort(ORDER).drop(ORDER)
+    merged = plan.fast.merge_sorted(slow, ORDER).drop(ORDER)
     return merged, sink.ignored, rejections

@@ -54,22 +54,39 @@ class CompiledRule:
         return max(self.offsets)
 
     def aggregation(self, records: pl.LazyFrame, source: str) -> pl.LazyFrame:
-        """Per (labels, bucket end): matched and total weights and one sample record."""
-        weight = pl.col("count") if source == "malformed" else pl.lit(1, dtype=pl.Int64)
-        matched = weight if self.matching is None else weight.filter(self.matching)
-        aggs = [
-            matched.sum().cast(pl.Int64).alias("_m"),
-            weight.sum().cast(pl.Int64).alias("_t"),
-        ]
-        if source == "records":
-            for field in SAMPLE_FIELDS:
-                col = (
-                    pl.col(field) if self.matching is None else pl.col(field).filter(self.matching)
-                )
-                aggs.append(col.drop_nulls().first().alias(f"_s_{field}"))
+        """Per (labels, bucket end): ``_m`` matched and ``_t`` total weight, and for record
+        rules without a separate ``matching`` selector one sample record (``_s_<field>``)."""
         end = ((pl.col("ts").dt.epoch("us") // self.step_us) + 1) * self.step_us
-        labelled = records.filter(self.population).with_columns(*self.label_exprs, end.alias("_e"))
+        weight = pl.col("count") if source == "malformed" else pl.lit(1, dtype=pl.Int64)
+        matched = (
+            weight if self.matching is None else pl.when(self.matching).then(weight).otherwise(0)
+        )
+        with_samples = source == "records" and self.matching is None
+        labelled = records.filter(self.population).select(
+            *self.label_exprs,
+            end.alias("_e"),
+            weight.alias("_w"),
+            matched.alias("_mw"),
+            *(SAMPLE_FIELDS if with_samples else ()),
+        )
+        aggs = [
+            pl.col("_mw").sum().cast(pl.Int64).alias("_m"),
+            pl.col("_w").sum().cast(pl.Int64).alias("_t"),
+        ]
+        if with_samples:
+            aggs.extend(pl.col(f).drop_nulls().first().alias(f"_s_{f}") for f in SAMPLE_FIELDS)
         return labelled.group_by([*self.label_names_internal(), "_e"]).agg(aggs)
+
+    def samples(self, records: pl.LazyFrame) -> pl.LazyFrame:
+        """Ratio rules: per label values, one record of ``matching`` (first non-null of
+        each sample field), kept apart so the counting query stays cheap."""
+        assert self.matching is not None
+        return (
+            records.filter(self.population & self.matching)
+            .select(*self.label_exprs, *SAMPLE_FIELDS)
+            .group_by(self.label_names_internal())
+            .agg(pl.col(f).drop_nulls().first().alias(f"_s_{f}") for f in SAMPLE_FIELDS)
+        )
 
     def label_names_internal(self) -> list[str]:
         return [f"_l{i}" for i in range(len(self.label_exprs))]

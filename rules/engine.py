@@ -109,16 +109,46 @@ class RuleEngine:
         if not compiled:
             return
         lazy = records.lazy()
-        frames = pl.collect_all([c.aggregation(lazy, source) for c in compiled])
-        for c, frame in zip(compiled, frames, strict=True):
-            self._absorb(c, frame, source)
+        # One cheap pass first: most rules select rare signals, and most batches have none
+        # of them, so only rules with matching records pay for an aggregation.
+        present = lazy.select(
+            c.population.any().alias(str(i)) for i, c in enumerate(compiled)
+        ).collect()
+        active = [c for i, c in enumerate(compiled) if present.item(0, i)]
+        if not active:
+            return
+        queries = [c.aggregation(lazy, source) for c in active]
+        ratio = [c for c in active if c.matching is not None] if source == "records" else []
+        queries.extend(c.samples(lazy) for c in ratio)
+        frames = pl.collect_all(queries)
+        for c, frame in zip(active, frames, strict=False):
+            self._absorb(c, frame, with_samples=source == "records" and c.matching is None)
+        for c, frame in zip(ratio, frames[len(active) :], strict=True):
+            self._keep_samples(c, frame)
 
-    def _absorb(self, c: CompiledRule, frame: pl.DataFrame, source: str) -> None:
+    def absorb(self, rule: str, aggregate: pl.DataFrame) -> None:
+        """Fold counts that ``rule``'s ``CompiledRule.aggregation`` produced in another
+        process (partitioned alerting, ``logwatch.kafka.signals``): columns ``_l<i>``,
+        ``_e``, ``_m``, ``_t`` and ``_s_<field>`` (null when unknown). Unknown rules are
+        ignored."""
+        compiled = next((c for c in self._by_source.get("records", []) if c.name == rule), None)
+        if compiled is None or aggregate.height == 0:
+            return
+        first, last = aggregate.get_column("_e").min(), aggregate.get_column("_e").max()
+        assert isinstance(first, int) and isinstance(last, int)
+        if self._origin is None:
+            self._origin = first - compiled.step_us
+        self._latest = max(self._latest, last - 1)
+        self.stats.batches += 1
+        columns = [*compiled.label_names_internal(), "_e", "_m", "_t"]
+        columns.extend(f"_s_{f}" for f in SAMPLE_FIELDS)
+        self._absorb(compiled, aggregate.select(columns), with_samples=compiled.matching is None)
+
+    def _absorb(self, c: CompiledRule, frame: pl.DataFrame, *, with_samples: bool) -> None:
         state = self._state[c.name]
         n_labels = len(c.label_names)
-        sample_cols = [f"_s_{f}" for f in SAMPLE_FIELDS] if source == "records" else []
-        columns = [*c.label_names_internal(), "_e", "_m", "_t", *sample_cols]
-        for row in frame.select(columns).iter_rows():
+        # columns to Python lists once: much cheaper than iter_rows on wide frames
+        for row in zip(*(frame.get_column(name).to_list() for name in frame.columns), strict=True):
             key: tuple[str, ...] = tuple(row[:n_labels])
             end, matched, total = int(row[n_labels]), int(row[n_labels + 1]), int(row[n_labels + 2])
             if end <= self._watermark:
@@ -135,9 +165,20 @@ class RuleEngine:
             group.add(end, matched, total if c.matching is not None else 0)
             if isinstance(c.rule, NewValueRule) and matched > 0:
                 self._learn(c, state, group, end)
-            if sample_cols and matched > 0 and group.sample is None:
-                sample = dict(zip(SAMPLE_FIELDS, row[n_labels + 3 :], strict=True))
-                group.sample = {k: str(v) for k, v in sample.items() if v is not None}
+            if with_samples and matched > 0 and group.sample is None:
+                values = dict(zip(SAMPLE_FIELDS, row[n_labels + 3 :], strict=True))
+                group.sample = {k: str(v) for k, v in values.items() if v is not None}
+
+    def _keep_samples(self, c: CompiledRule, frame: pl.DataFrame) -> None:
+        groups = self._state[c.name].groups
+        n_labels = len(c.label_names)
+        for row in frame.iter_rows():
+            group = groups.get(tuple(row[:n_labels]))
+            if group is None:
+                group = groups.get((OVERFLOW_LABEL,) * n_labels)
+            if group is not None and group.sample is None:
+                values = dict(zip(SAMPLE_FIELDS, row[n_labels:], strict=True))
+                group.sample = {k: str(v) for k, v in values.items() if v is not None}
 
     def _learn(self, c: CompiledRule, state: RuleState, group: Group, end: int) -> None:
         rule = c.rule

@@ -9,7 +9,7 @@ the machine only has deadlines to check.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -29,9 +29,10 @@ class Group:
     key: tuple[str, ...]
     first_seen: int
     last_seen: int
-    ends: list[int] = field(default_factory=list)  # sorted bucket ends
-    matched: dict[int, int] = field(default_factory=dict)
-    total: dict[int, int] = field(default_factory=dict)
+    # buckets as parallel lists sorted by end, so window sums are slices summed in C
+    ends: list[int] = field(default_factory=list)
+    matched: list[int] = field(default_factory=list)
+    total: list[int] = field(default_factory=list)
     phase: Phase = "idle"
     since: int = 0  # when the condition began (pending/firing)
     quiet_since: int | None = None  # firing, but the condition is false since then
@@ -41,30 +42,34 @@ class Group:
     sample: dict[str, str] | None = None
 
     def add(self, end: int, matched: int, total: int) -> None:
-        if end not in self.matched:
-            insort(self.ends, end)
-            self.matched[end] = 0
-            self.total[end] = 0
-        self.matched[end] += matched
-        self.total[end] += total
+        i = bisect_left(self.ends, end)
+        if i < len(self.ends) and self.ends[i] == end:
+            self.matched[i] += matched
+            self.total[i] += total
+        else:
+            self.ends.insert(i, end)
+            self.matched.insert(i, matched)
+            self.total.insert(i, total)
         self.first_seen = min(self.first_seen, end)
         self.last_seen = max(self.last_seen, end)
+
+    def matched_at(self, end: int) -> int:
+        """Matched count of the bucket ending exactly at ``end`` (0 if none)."""
+        i = bisect_left(self.ends, end)
+        return self.matched[i] if i < len(self.ends) and self.ends[i] == end else 0
 
     def prune(self, before: int) -> None:
         """Drop buckets ending at or before ``before`` (no window can see them any more)."""
         cut = bisect_right(self.ends, before)
-        for end in self.ends[:cut]:
-            del self.matched[end]
-            del self.total[end]
-        del self.ends[:cut]
+        if cut:
+            del self.ends[:cut], self.matched[:cut], self.total[:cut]
 
 
 def count_window(group: Group, at: int, length: int) -> tuple[int, int]:
     """(matched, total) of buckets ending in ``(at - length, at]``."""
     lo = bisect_right(group.ends, at - length)
     hi = bisect_right(group.ends, at)
-    window = group.ends[lo:hi]
-    return sum(group.matched[e] for e in window), sum(group.total[e] for e in window)
+    return sum(group.matched[lo:hi]), sum(group.total[lo:hi])
 
 
 def condition(c: CompiledRule, group: Group, at: int) -> tuple[bool, float, int]:
@@ -120,7 +125,7 @@ def _deadlines(c: CompiledRule, group: Group, upto: int, out: list[AlertTransiti
 
 def _apply(c: CompiledRule, group: Group, at: int, out: list[AlertTransition]) -> None:
     holds, value, in_window = condition(c, group, at)
-    entering = group.matched.get(at, 0)
+    entering = group.matched_at(at)
     if holds:
         group.value = value
         if group.phase == "idle":

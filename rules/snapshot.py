@@ -90,7 +90,7 @@ def load_state(
 def _dump_group(group: Group) -> dict[str, Any]:
     raw = {name: getattr(group, name) for name in _GROUP_FIELDS}
     raw["key"] = list(group.key)
-    raw["matched"] = [[e, group.matched[e], group.total[e]] for e in group.ends]
+    raw["matched"] = [list(b) for b in zip(group.ends, group.matched, group.total, strict=True)]
     del raw["total"], raw["ends"]
     return raw
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -218,7 +218,3 @@ class AlertLifecycle:
                 last_firing_sent=None if last is None else datetime.fromisoformat(last),
             )
             self._groups[group.key] = group
-
-
-def with_status(alert: Alert, **changes: Any) -> Alert:
-    return replace(alert, **changes)

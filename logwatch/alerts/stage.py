@@ -23,7 +23,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 import polars as pl
@@ -43,12 +43,24 @@ from rules.transition import AlertTransition
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
+MAX_UNSENT = 10_000
 
 
-class Outbox(Protocol):
-    """Durable notification store (``logwatch.notify.outbox.Outbox``)."""
+@runtime_checkable
+class NotificationSubmitter(Protocol):
+    """The daemon's delivery service (``logwatch.notify.dispatcher.Dispatcher``): ``submit``
+    stores durably in the outbox, then wakes the receiver's sender."""
+
+    def submit(self, notification: Notification) -> str: ...
+
+
+class DurableOutbox(Protocol):
+    """The outbox itself (``logwatch.notify.outbox.Outbox``): durable on return."""
 
     def put(self, notification: Notification, now: float) -> tuple[str, bool]: ...
+
+
+Outbox = NotificationSubmitter | DurableOutbox
 
 
 class RequestPath(Protocol):
@@ -95,11 +107,16 @@ class AlertStage:
         self._history: dict[tuple[str, str], dict[str, Any]] = {}
         # notifications produced without an outbox (backtests), oldest first
         self.unsent: list[Notification] = []
+        self.dropped_unsent = 0
         self._event_now = datetime(1970, 1, 1, tzinfo=UTC)  # lifecycle time in event-time mode
         self._restore()
 
     def on_records(self, records: pl.DataFrame) -> None:
         self.engine.observe(records)
+
+    def on_aggregates(self, rule: str, aggregate: pl.DataFrame) -> None:
+        """Counts of ``rule`` aggregated by another analyzer (``logwatch.kafka.signals``)."""
+        self.engine.absorb(rule, aggregate)
 
     def on_malformed(self, rejections: pl.DataFrame) -> None:
         """Count parse rejections (``MALFORMED_SCHEMA``) for ``source: malformed`` rules."""
@@ -139,6 +156,11 @@ class AlertStage:
         for notification in notifications:
             if self._outbox is None:
                 self.unsent.append(notification)
+                if len(self.unsent) > MAX_UNSENT:  # no outbox: keep a bounded tail only
+                    del self.unsent[0]
+                    self.dropped_unsent += 1
+            elif isinstance(self._outbox, NotificationSubmitter):
+                self._outbox.submit(notification)
             else:
                 self._outbox.put(notification, now.timestamp())
 
@@ -240,6 +262,12 @@ class AlertStage:
             )
             path.replace(aside)
             self.engine = RuleEngine(self.engine.rules)
+            self.lifecycle = AlertLifecycle(
+                RouteTree(self.config),
+                tuple(InhibitRule.from_config(r) for r in self.config.inhibit_rules),
+                self._silenced,
+            )
+            self._history.clear()
 
 
 def build_alert_stage(

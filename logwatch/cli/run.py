@@ -21,7 +21,9 @@ from logwatch.config import Config, ConfigError, load_config
     multiple=True,
     help="A file glob, or 'stdin' / '-' (sources.paths, sources.stdin). Repeatable.",
 )
-@click.option("--sink", "sinks", multiple=True, help="file:PATH writes records as NDJSON (sinks.file).")
+@click.option(
+    "--sink", "sinks", multiple=True, help="file:PATH writes records as NDJSON (sinks.file)."
+)
 @click.option("--health-listen", help="HOST:PORT of /healthz and /readyz (daemon.health_listen).")
 @click.option("--once", is_flag=True, help="Read what is there, drain, checkpoint and exit.")
 def run(

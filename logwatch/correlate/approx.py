@@ -77,13 +77,24 @@ def pick_best(pairs: pl.DataFrame, fit: pl.Expr, min_confidence: float) -> pl.Da
 
 
 def pair_connections(
-    outbound: pl.DataFrame, inbound: pl.DataFrame, config: CorrelationConfig
+    outbound: pl.DataFrame,
+    inbound: pl.DataFrame,
+    config: CorrelationConfig,
+    offsets: pl.DataFrame,
 ) -> pl.DataFrame:
-    """1:1 pairs ``left_id`` (outbound) -> ``right_id`` (inbound); see ``accepted``."""
+    """1:1 pairs ``left_id`` (outbound) -> ``right_id`` (inbound); see ``accepted``.
+
+    ``offsets`` (file, file_r, offset_us) are known clock offsets between ztunnel files (see
+    ``skew``); where one is known the close times must agree within ``skew_residual_ms``
+    after removing it, else within the whole skew. Also returns ``offset_us``, the observed
+    inbound-minus-outbound close time, to refine the estimates.
+    """
     slack = _slack_us(config)
+    residual = config.skew_residual_ms * MS
     dur_tol = config.pair_duration_tolerance_ms
     left = outbound.select(
         "id",
+        "file",
         "src_ip",
         "dst_key",
         "src_identity",
@@ -95,6 +106,7 @@ def pair_connections(
     )
     right = inbound.select(
         "id",
+        "file",
         "src_ip",
         "dst_key",
         "src_identity",
@@ -112,14 +124,26 @@ def pair_connections(
         right_interval=("lo", "hi"),
         bucket_us=_BUCKET_US,
     )
-    close_gap = (pl.col("close_us") - pl.col("close_us_r")).abs()
+    pairs = pairs.join(offsets, on=["file", "file_r"], how="left")
+    known = pl.col("offset_us").is_not_null()
+    observed = pl.col("close_us_r") - pl.col("close_us")
+    close_gap = (observed - pl.col("offset_us").fill_null(0)).abs()
+    tolerance = pl.when(known).then(pl.lit(residual)).otherwise(pl.lit(slack))
     dur_gap = (pl.col("duration_ms").fill_null(0) - pl.col("duration_ms_r").fill_null(0)).abs()
     same_identity = _equal_when_both(pl.col("src_identity"), pl.col("src_identity_r")) & (
         _equal_when_both(pl.col("dst_identity"), pl.col("dst_identity_r"))
     )
-    pairs = pairs.filter(same_identity & (close_gap <= slack) & (dur_gap <= dur_tol))
-    fit = 1.0 - 0.5 * close_gap / max(slack, 1) - 0.5 * dur_gap / (dur_tol + 1)
-    best = pick_best(pairs, fit, config.min_confidence)
+    pairs = pairs.filter(same_identity & (close_gap <= tolerance) & (dur_gap <= dur_tol))
+    fit = 1.0 - 0.5 * close_gap / pl.max_horizontal(tolerance, 1) - 0.5 * dur_gap / (dur_tol + 1)
+    best = pick_best(pairs, fit, config.min_confidence).join(
+        pairs.select(
+            pl.col("id").alias("left_id"),
+            pl.col("id_r").alias("right_id"),
+            observed.alias("offset_us"),
+        ),
+        on=["left_id", "right_id"],
+        how="left",
+    )
     # An inbound record belongs to one outbound connection: keep its most confident claim.
     return best.sort(["accepted", "confidence", "left_id"], descending=[True, True, False]).unique(
         subset=["right_id"], keep="first", maintain_order=True

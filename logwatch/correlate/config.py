@@ -26,6 +26,8 @@ class CorrelationConfig(BaseModel):
     max_pending_entries: int = Field(default=200_000, ge=100)
     # Clock skew tolerated between nodes (ztunnel on one node, a waypoint on another).
     max_clock_skew_s: float = Field(default=1.0, ge=0, le=60)
+    # Once the offset between two nodes' clocks is learned, what is left of it may vary this much.
+    skew_residual_ms: int = Field(default=20, ge=1, le=60_000)
     # Slack for the exact L4 join: Envoy logs milliseconds, ztunnel truncates durations to
     # whole milliseconds, and Envoy stamps start_time before it opens the upstream connection.
     l4_time_tolerance_ms: int = Field(default=3, ge=0, le=1000)

@@ -35,6 +35,7 @@ from logwatch.correlate.keys import MS, US
 from logwatch.correlate.l4 import exact_l4_joins
 from logwatch.correlate.l7 import path_counts
 from logwatch.correlate.path import RequestPath
+from logwatch.correlate.skew import ClockOffsets
 from logwatch.correlate.stats import CorrelationStats, OriginKey
 
 # Finalization scans all pending state, so it runs at most once per this much event time.
@@ -48,6 +49,7 @@ class Correlator:
         self._config = config
         self.stats = CorrelationStats()
         self._directory = WorkloadDirectory(config.workload_ttl_s)
+        self._offsets = ClockOffsets()
         self._window_us = int(config.join_window_s * US)
         self._lateness_us = int(config.allowed_lateness_s * US)
         self._settle_us = int(config.max_clock_skew_s * US) + config.l4_time_tolerance_ms * MS
@@ -197,9 +199,15 @@ class Correlator:
             pl.lit(True) if horizon is None else pl.col("close_us") + self._settle_us < horizon
         )
         self._pair(settled)
-        expired = (
-            pl.lit(True) if horizon is None else pl.col("close_us") + self._window_us < horizon
-        )
+        if horizon is None:
+            expired = pl.lit(True)
+        else:
+            # A connection stays while an open path has a hop it could carry: paths close on
+            # their last hop, so an earlier hop of an open path may still need it.
+            expired = pl.col("close_us") + self._window_us < horizon
+            if self._hops.height:
+                oldest_start = self._hops["start_us"].min()
+                expired = expired & (pl.col("close_us") + self._settle_us < oldest_start)
         gone = self._conns.filter(expired)
         if gone.height:
             unmatched = gone.filter(~pl.col("joined"))["direction"].fill_null("unknown")
@@ -238,8 +246,22 @@ class Correlator:
         if outbound.height == 0:
             return
         inbound = conns.filter((pl.col("direction") == "inbound") & pl.col("peer_id").is_null())
-        pairs = pair_connections(outbound, inbound, self._config)
+        pairs = pair_connections(outbound, inbound, self._config, self._offsets.frame())
         accepted = pairs.filter("accepted")
+        learned = len(self._offsets.frame())
+        self._offsets.learn(_offset_samples(accepted, conns))
+        if len(self._offsets.frame()) > learned and pairs.height > accepted.height:
+            # New node offsets make the ambiguous rest comparable: one more pass for them.
+            paired = accepted["left_id"].implode()
+            taken = accepted["right_id"].implode()
+            retry = pair_connections(
+                outbound.filter(~pl.col("id").is_in(paired)),
+                inbound.filter(~pl.col("id").is_in(taken)),
+                self._config,
+                self._offsets.frame(),
+            )
+            pairs = pl.concat([accepted, retry])
+            accepted = pairs.filter("accepted")
         self.stats.joins["ztunnel_pair"] += accepted.height
         self.stats.ambiguous["ztunnel_pair"] += pairs.height - accepted.height
         links = pl.concat(
@@ -384,6 +406,17 @@ _PAIR_SCHEMA: dict[str, pl.DataType] = {
     "inbound_lineno": pl.Int64(),
     "confidence": pl.Float64(),
 }
+
+
+def _offset_samples(accepted: pl.DataFrame, conns: pl.DataFrame) -> pl.DataFrame:
+    """Clock offset samples of unambiguous pairs: (outbound file, inbound file, offset)."""
+    files = conns.select("id", "file")
+    return (
+        accepted.filter(pl.col("candidates") == 1)
+        .join(files.rename({"id": "left_id"}), on="left_id")
+        .join(files.rename({"id": "right_id", "file": "file_r"}), on="right_id")
+        .select("file", "file_r", "offset_us")
+    )
 
 
 def _pair_lines(pairs: pl.DataFrame, conns: pl.DataFrame) -> pl.DataFrame:

@@ -98,7 +98,7 @@ async def run_daemon(
             age = time.time() - (stats.checkpoint_unix or started_at)
             if age > config.daemon.ready_max_checkpoint_age_s:
                 return Verdict(False, f"last checkpoint {age:.0f}s ago")
-            return Verdict(True, "ready")
+            return Verdict(True, f"ready; lag_bytes={sum(stats.lag_bytes.values())}")
 
         health = await _start_health(config, consumer.alive, ready)
         if health is not None:
@@ -120,8 +120,11 @@ async def run_daemon(
         reading = asyncio.create_task(_read_all(readers, queue))
         log.info(
             "daemon started",
-            extra={"sources": list(config.sources.paths), "stdin": stdin_source is not None,
-                   "resumed_files": len(resume)},
+            extra={
+                "sources": list(config.sources.paths),
+                "stdin": stdin_source is not None,
+                "resumed_files": len(resume),
+            },
         )
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({stopping, reading, consuming}, return_when=asyncio.FIRST_COMPLETED)
@@ -167,7 +170,9 @@ async def _drain(reading: asyncio.Task[None], consuming: asyncio.Task[bool], lim
             await reading
             committed = await consuming
     except TimeoutError:
-        log.error("shutdown did not finish in time; no final checkpoint", extra={"timeout_s": limit_s})
+        log.error(
+            "shutdown did not finish in time; no final checkpoint", extra={"timeout_s": limit_s}
+        )
         for task in (reading, consuming):
             task.cancel()
         await asyncio.gather(reading, consuming, return_exceptions=True)
@@ -209,7 +214,9 @@ def _reload(current: Config, reload: Reload | None, tailer: Tailer | None) -> Co
         tailer.reconfigure(fresh.sources)
     configure_logging(fresh.daemon.log_level)
     needs_restart = [
-        key for key in ("state_dir", "sinks", "parse") if getattr(fresh, key) != getattr(current, key)
+        key
+        for key in ("state_dir", "sinks", "parse")
+        if getattr(fresh, key) != getattr(current, key)
     ]
     if needs_restart:
         log.warning(

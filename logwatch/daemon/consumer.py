@@ -23,7 +23,9 @@ STALL_LIMIT_S = 120.0
 
 
 class Consumer:
-    def __init__(self, queue: asyncio.Queue[QueueItem], ingest: Ingest, config: DaemonConfig) -> None:
+    def __init__(
+        self, queue: asyncio.Queue[QueueItem], ingest: Ingest, config: DaemonConfig
+    ) -> None:
         self._queue = queue
         self._ingest = ingest
         self._config = config

@@ -99,7 +99,9 @@ class Ingest:
         stream.identity = chunk.identity
         parsed.append(stream.decoder.feed(chunk.data))
         stream.pending.append(chunk)
-        stream.position, stream.pending = _resume_point(stream.pending, stream.decoder.pending_bytes)
+        stream.position, stream.pending = _resume_point(
+            stream.pending, stream.decoder.pending_bytes
+        )
         return stream
 
     def positions(self) -> list[FilePosition]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -39,18 +39,41 @@ from aiokafka.structs import OffsetAndMetadata
 from logwatch.clock import Clock, WallClock
 from logwatch.daemon_stats import DaemonStats
 from logwatch.kafka.client import Endpoint, connection_kwargs, ensure_topics
-from logwatch.kafka.decode import DecodedBatch, PartitionDecoder, PoisonMessage
+from logwatch.kafka.decode import PartitionDecoder, PoisonMessage
 from parsers.options import ParseOptions
 
 log = logging.getLogger(__name__)
 
 
 class DrivenPipeline(Protocol):
-    """What the source drives: ``logwatch.pipeline.pipeline.Pipeline``."""
+    """What the source drives: ``logwatch.pipeline.pipeline.Pipeline`` for records (it
+    takes a :class:`DecodedBatch`), ``SignalsDriver`` for alert signals."""
 
-    def process(self, chunk: DecodedBatch) -> None: ...
+    def process(self, chunk: Any) -> None: ...
     def tick(self) -> None: ...
     def flush(self) -> None: ...
+
+
+class PartitionBatch(Protocol):
+    """What every partition reader returns besides its payload."""
+
+    @property
+    def poison(self) -> tuple[PoisonMessage, ...]: ...
+    @property
+    def commit_offset(self) -> int: ...
+
+
+class PartitionReader(Protocol):
+    """Decodes the messages of one assigned partition, keeping state between fetches."""
+
+    @property
+    def name(self) -> str: ...
+    def decode(self, messages: Sequence[Any]) -> PartitionBatch: ...
+
+
+def record_reader(options: ParseOptions) -> Callable[[str, int], PartitionReader]:
+    """Readers for record topics: raw lines, shipper envelopes, logwatch records."""
+    return lambda topic, partition: PartitionDecoder(topic, partition, options)
 
 
 class CheckpointError(RuntimeError):
@@ -67,6 +90,7 @@ class KafkaSource:
         stats: DaemonStats | None = None,
         parse_options: ParseOptions | None = None,
         clock: Clock | None = None,
+        reader: Callable[[str, int], PartitionReader] | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._config = endpoint.config
@@ -74,11 +98,11 @@ class KafkaSource:
         self.group = endpoint.url.group
         self.dead_letter_topic = endpoint.url.dead_letter or self._config.dead_letter_topic
         self._stats = stats if stats is not None else DaemonStats()
-        self._options = parse_options or ParseOptions()
+        self._reader = reader or record_reader(parse_options or ParseOptions())
         self._clock = clock or WallClock()
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq: AIOKafkaProducer | None = None
-        self._decoders: dict[int, PartitionDecoder] = {}
+        self._decoders: dict[int, PartitionReader] = {}
         self._positions: dict[TopicPartition, int] = {}  # processed, not yet committed
         self._poison: list[PoisonMessage] = []
         self._pipeline: DrivenPipeline | None = None
@@ -184,7 +208,7 @@ class KafkaSource:
         for tp, messages in fetched.items():
             decoder = self._decoders.get(tp.partition)
             if decoder is None:
-                decoder = PartitionDecoder(tp.topic, tp.partition, self._options)
+                decoder = self._reader(tp.topic, tp.partition)
                 self._decoders[tp.partition] = decoder
             batch = decoder.decode(messages)
             pipeline.process(batch)

@@ -30,58 +30,26 @@ class BoundedValues:
         self.cap = cap
         self.max_length = max_length
         self._admitted: set[str] = set()
-        self._admitted_series = pl.Series(name, [], dtype=pl.String)
-        self.folded = 0  # rows / values mapped to OVERFLOW so far
+        self.folded = 0  # values mapped to OVERFLOW so far
 
     @property
     def admitted(self) -> frozenset[str]:
         return frozenset(self._admitted)
 
-    def fold(self, values: pl.Series) -> pl.Series:
-        """Map each value to itself when admitted (admitting new ones while there is room),
-        to ``MISSING`` when null, and to ``OVERFLOW`` otherwise. Vectorised: Python work is
-        proportional to the number of *new* distinct values, never to the rows."""
-        values = values.cast(pl.String).fill_null(MISSING).str.slice(0, self.max_length)
-        if len(self._admitted) < self.cap:
-            candidates = values.unique(maintain_order=True)
-            fresh = candidates.filter(~candidates.is_in(self._admitted_series.implode()))
-            self._admit(value for value in fresh.to_list() if value != MISSING)
-        value = pl.col(self.name)
-        out = (
-            values.rename(self.name)
-            .to_frame()
-            .select(
-                pl.when(value.is_in(self._admitted_series.implode()) | (value == MISSING))
-                .then(value)
-                .otherwise(pl.lit(OVERFLOW))
-            )
-            .to_series()
-        )
-        self.folded += int((out == OVERFLOW).sum())
-        return out
-
-    def fold_one(self, value: str | None) -> str:
-        """The same decision for a single value (low-rate paths: the daemon's own counters)."""
+    def fold(self, value: str | None) -> str:
+        """``value`` when admitted (admitting it while there is room), ``MISSING`` when null
+        or empty, ``OVERFLOW`` otherwise. Called once per distinct attribute set of a batch,
+        never per line."""
         if value is None or value == MISSING:
             return MISSING
         value = value[: self.max_length]
         if value in self._admitted:
             return value
         if len(self._admitted) < self.cap:
-            self._admit((value,))
+            self._admitted.add(value)
             return value
         self.folded += 1
         return OVERFLOW
-
-    def _admit(self, values: Iterable[str]) -> None:
-        added = False
-        for value in values:
-            if len(self._admitted) >= self.cap:
-                break
-            self._admitted.add(value)
-            added = True
-        if added:
-            self._admitted_series = pl.Series(self.name, sorted(self._admitted), dtype=pl.String)
 
 
 def allow_listed(values: pl.Expr, allowed: Iterable[str], other: str = "other") -> pl.Expr:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -42,8 +42,26 @@ MIN = "min"
 MAX = "max"
 
 
+@dataclass(frozen=True, slots=True)
+class DurationCell:
+    """Count, sum, min and max of the values that fell into one bucket of one attribute set."""
+
+    count: int
+    total: float
+    low: float
+    high: float
+
+    def merge(self, other: DurationCell) -> DurationCell:
+        return DurationCell(
+            self.count + other.count,
+            self.total + other.total,
+            min(self.low, other.low),
+            max(self.high, other.high),
+        )
+
+
 @dataclass
-class _Cell:
+class _Point:
     bucket_counts: list[int]
     count: int = 0
     total: float = 0.0
@@ -52,7 +70,7 @@ class _Cell:
 
 
 class BatchHistogram:
-    """Cumulative explicit-bucket histogram whose input is pre-aggregated groups."""
+    """Cumulative explicit-bucket histogram whose input is pre-aggregated cells."""
 
     def __init__(
         self,
@@ -62,42 +80,34 @@ class BatchHistogram:
     ) -> None:
         self.spec = spec
         self.boundaries = tuple(boundaries)
-        self._bounds_series = pl.Series("bounds", self.boundaries, dtype=pl.Float64)
         self._time_ns = time_ns
         self._start_ns = time_ns()
-        self._cells: dict[tuple[str, ...], _Cell] = {}
+        self._points: dict[tuple[str, ...], _Point] = {}
         self._lock = threading.Lock()
 
-    def bucket_of(self, values: pl.Series) -> pl.Series:
-        """Bucket index of each value: bucket i holds (bound[i-1], bound[i]], the last one
-        everything above the highest bound (the OTel explicit-bucket rule)."""
-        return self._bounds_series.search_sorted(values.cast(pl.Float64), side="left")
+    def bucket_expr(self, seconds: pl.Expr) -> pl.Expr:
+        """Bucket index of each value (null for null): bucket i holds (bound[i-1], bound[i]],
+        the last one everything above the highest bound (the OTel explicit-bucket rule)."""
+        above = [(seconds > bound).cast(pl.UInt32) for bound in self.boundaries]
+        return pl.when(seconds.is_not_null()).then(pl.sum_horizontal(above))
 
-    def add(self, groups: pl.DataFrame) -> None:
-        """Merge groups with columns ``spec.attributes`` + bucket, count, sum, min, max
-        (one row per attribute set and bucket; rows with a null bucket are ignored)."""
-        columns = [*self.spec.attributes, BUCKET, COUNT, SUM, MIN, MAX]
-        width = len(self.spec.attributes)
+    def add(self, cells: Mapping[tuple[tuple[str, ...], int], DurationCell]) -> None:
+        """Merge cells keyed by ``(attribute values in spec order, bucket index)``."""
         empty = len(self.boundaries) + 1
         with self._lock:
-            for row in groups.select(columns).iter_rows():
-                bucket = row[width]
-                if bucket is None:
-                    continue
-                key = tuple(row[:width])
-                cell = self._cells.get(key)
-                if cell is None:
-                    cell = self._cells[key] = _Cell([0] * empty)
-                count, total, low, high = row[width + 1 :]
-                cell.bucket_counts[bucket] += count
-                cell.count += count
-                cell.total += total
-                cell.low = min(cell.low, low)
-                cell.high = max(cell.high, high)
+            for (key, bucket), cell in cells.items():
+                point = self._points.get(key)
+                if point is None:
+                    point = self._points[key] = _Point([0] * empty)
+                point.bucket_counts[bucket] += cell.count
+                point.count += cell.count
+                point.total += cell.total
+                point.low = min(point.low, cell.low)
+                point.high = max(point.high, cell.high)
 
     @property
     def series(self) -> int:
-        return len(self._cells)
+        return len(self._points)
 
     def metric(self) -> Metric | None:
         """A snapshot as an OTel metric, or None before the first value."""
@@ -108,14 +118,14 @@ class BatchHistogram:
                     attributes=dict(zip(self.spec.attributes, key, strict=True)),
                     start_time_unix_nano=self._start_ns,
                     time_unix_nano=now,
-                    count=cell.count,
-                    sum=cell.total,
-                    bucket_counts=tuple(cell.bucket_counts),
+                    count=point.count,
+                    sum=point.total,
+                    bucket_counts=tuple(point.bucket_counts),
                     explicit_bounds=self.boundaries,
-                    min=cell.low,
-                    max=cell.high,
+                    min=point.low,
+                    max=point.high,
                 )
-                for key, cell in self._cells.items()
+                for key, point in self._points.items()
             ]
         if not points:
             return None

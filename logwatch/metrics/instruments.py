@@ -141,7 +141,7 @@ INPUT_LINES = MetricSpec(
     "logwatch.input.lines", "observable_counter", "{line}", (), "Input lines read."
 )  # fmt: skip
 INPUT_BYTES = MetricSpec(
-    "logwatch.input.bytes", "observable_counter", "By", (), "Input bytes read."
+    "logwatch.input.read", "observable_counter", "By", (), "Input bytes read."
 )  # fmt: skip
 INPUT_RECORDS = MetricSpec(
     "logwatch.input.records", "observable_counter", "{record}", (),

@@ -156,8 +156,8 @@ class SelfMetrics:
         with self._lock:
             for origin, count in dict(stats.failures_by_origin).items():
                 key = (
-                    self._correlation_keys[ROLE].fold_one(origin.role),
-                    self._correlation_keys[SIGNAL].fold_one(origin.signal),
+                    self._correlation_keys[ROLE].fold(origin.role),
+                    self._correlation_keys[SIGNAL].fold(origin.signal),
                 )
                 totals[key] = totals.get(key, 0) + count
         return [
@@ -170,7 +170,7 @@ class SelfMetrics:
         totals: dict[str, int] = {}
         with self._lock:
             for name, value in values.items():
-                folded = folder.fold_one(name)
+                folded = folder.fold(name)
                 totals[folded] = totals.get(folded, 0) + value
         return [Observation(value, {folder.name: name}) for name, value in totals.items()]
 

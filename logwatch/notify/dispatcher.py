@@ -28,7 +28,7 @@ import contextlib
 import logging
 import random
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from logwatch.alerts.model import Notification
 from logwatch.clock import Clock, WallClock
@@ -81,16 +81,21 @@ class Dispatcher:
         """Put ``notification`` in the outbox (durable on return) and wake its receiver.
         Returns the notification id. A notification for an unknown receiver is
         dead-lettered at once. Raises sqlite3.Error when it could not be stored: the
-        caller then knows it is not durable."""
+        caller then knows it is not durable. Call from the event loop thread."""
+        return self.submit_many((notification,))[0]
+
+    def submit_many(self, notifications: Sequence[Notification]) -> list[str]:
+        """``submit`` for several notifications with one disk sync (all or none stored)."""
         now = self._now()
-        entry_id, stored = self._outbox.put(notification, now)
+        stored = self._outbox.put_many(notifications, now)
+        for notification, (entry_id, new) in zip(notifications, stored, strict=True):
+            if new and notification.receiver not in self._notifiers:
+                self._dead_letter(notification.receiver, entry_id, "unknown receiver", now, None)
+            self.wake(notification.receiver)
         if now - self._pruned_at > _PRUNE_EVERY_S:
             self._pruned_at = now
             self._outbox.prune(now - self._delivery.keep_delivered_s)
-        if stored and notification.receiver not in self._notifiers:
-            self._dead_letter(notification.receiver, entry_id, "unknown receiver", now, None)
-        self.wake(notification.receiver)
-        return entry_id
+        return [entry_id for entry_id, _ in stored]
 
     def wake(self, receiver: str | None = None) -> None:
         """Look at the outbox now (one receiver, or all)."""

@@ -1,14 +1,17 @@
 """The one HTTP client of the notifiers: timeouts everywhere, outcomes as DeliveryResult.
 
 All HTTP notifiers share one ``httpx.AsyncClient`` (one connection pool). Every request has
-a total timeout (connect, write, read and pool). Transport errors and HTTP statuses are
-mapped to DeliveryResult without the URL: webhook URLs carry secrets, so no reason text,
-log record or exception raised from here contains a URL, header or request body. httpx's
-own ``HTTP Request: POST <url>`` log line is suppressed for the same reason.
+a total timeout covering connect, send and the reply, and at most 64 KiB of a reply is
+read. Proxies from the environment (HTTPS_PROXY, NO_PROXY) are honoured; redirects are not
+followed. Transport errors and HTTP statuses are mapped to DeliveryResult without the URL:
+webhook URLs carry secrets, so no reason text, log record or exception raised from here
+contains a URL, header or request body. httpx's own ``HTTP Request: POST <url>`` log line
+is suppressed for the same reason.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +23,7 @@ import httpx
 from logwatch.notify.base import DeliveryResult
 
 _REASON_BODY_CHARS = 200
+_MAX_REPLY_BYTES = 64 * 1024
 
 
 class _DropRequestLines(logging.Filter):
@@ -75,7 +79,7 @@ def classify(reply: HttpReply, redact: tuple[str, ...] = ()) -> DeliveryResult:
 def safe_snippet(body: bytes, redact: tuple[str, ...] = ()) -> str:
     """The start of a reply body, printable, with every ``redact`` string blanked out
     before cutting (so no prefix of a secret survives the cut)."""
-    text = body[:65536].decode("utf-8", "replace")
+    text = body.decode("utf-8", "replace")
     for secret in sorted(redact, key=len, reverse=True):
         if secret:
             text = text.replace(secret, "[redacted]")
@@ -144,13 +148,12 @@ class SharedHttpClient:
                 headers={"user-agent": self._user_agent},
                 follow_redirects=False,  # a redirect could forward a secret body elsewhere
                 timeout=httpx.Timeout(10.0),
-                trust_env=False,  # proxies from the environment would see secrets in URLs
             )
         try:
-            response = await self._client.post(
-                url, content=body, headers=headers, timeout=httpx.Timeout(timeout_s)
-            )
-        except httpx.TimeoutException as exc:
+            # httpx's timeouts are per phase; this bounds the whole exchange, body included
+            async with asyncio.timeout(timeout_s):
+                return await self._exchange(self._client, url, body, headers, timeout_s)
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise HttpTransportError(
                 f"timeout after {timeout_s:g}s ({type(exc).__name__})"
             ) from None
@@ -160,9 +163,31 @@ class SharedHttpClient:
             ) from None
         except httpx.HTTPError as exc:
             raise HttpTransportError(f"connection failed ({type(exc).__name__})") from None
+
+    @staticmethod
+    async def _exchange(
+        client: httpx.AsyncClient,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout_s: float,
+    ) -> HttpReply:
+        request = client.build_request(
+            "POST", url, content=body, headers=headers, timeout=httpx.Timeout(timeout_s)
+        )
+        response = await client.send(request, stream=True)
+        try:
+            kept = bytearray()
+            # only the start of a reply is ever used (a reason text): never buffer more
+            async for chunk in response.aiter_bytes():
+                kept += chunk[: _MAX_REPLY_BYTES - len(kept)]
+                if len(kept) >= _MAX_REPLY_BYTES:
+                    break
+        finally:
+            await response.aclose()
         return HttpReply(
             status=response.status_code,
-            body=response.content,
+            body=bytes(kept),
             retry_after_s=parse_retry_after(response.headers.get("retry-after")),
         )
 

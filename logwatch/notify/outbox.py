@@ -20,6 +20,7 @@ statement plus a commit (an fsync): fine at alert rates, which are small.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,15 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str
+    receiver: str
+    attempts: int
+    reason: str  # safe to show: never holds secrets
+    updated_at: float  # unix seconds it was dead-lettered
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxCounts:
     pending: int
     delivered: int
@@ -96,14 +106,23 @@ class Outbox:
     def put(self, notification: Notification, now: float) -> tuple[str, bool]:
         """Store ``notification`` durably, due at ``now``. Returns (id, stored): stored is
         False when the same notification was already in the outbox."""
-        entry_id = codec.notification_id(notification)
+        return self.put_many((notification,), now)[0]
+
+    def put_many(self, notifications: Sequence[Notification], now: float) -> list[tuple[str, bool]]:
+        """``put`` for several notifications in one transaction: one disk sync for the
+        lot (a sync costs milliseconds), all stored or none."""
+        results: list[tuple[str, bool]] = []
         with self._conn:
-            cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO outbox (id, receiver, body, next_at, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (entry_id, notification.receiver, codec.encode(notification), now, now, now),
-            )
-        return entry_id, cursor.rowcount == 1
+            for notification in notifications:
+                entry_id = codec.notification_id(notification)
+                cursor = self._conn.execute(
+                    "INSERT OR IGNORE INTO outbox"
+                    " (id, receiver, body, next_at, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (entry_id, notification.receiver, codec.encode(notification), now, now, now),
+                )
+                results.append((entry_id, cursor.rowcount == 1))
+        return results
 
     def due(self, now: float, limit: int, receiver: str | None = None) -> list[OutboxEntry]:
         """Pending entries with ``next_at <= now``, oldest due first."""
@@ -192,6 +211,26 @@ class Outbox:
             delivered=by_state.get("delivered", 0),
             dead=by_state.get("dead", 0),
         )
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The most recent dead letters, newest first."""
+        rows = self._conn.execute(
+            "SELECT id, receiver, attempts, reason, updated_at FROM outbox"
+            " WHERE state = 'dead' ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        )
+        return [DeadLetter(*row) for row in rows]
+
+    def requeue(self, entry_id: str, now: float) -> bool:
+        """Give a dead letter another full set of attempts, due at ``now`` (for example
+        after fixing a receiver's config). Returns False if ``entry_id`` is not dead."""
+        with self._conn:
+            cursor = self._conn.execute(
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_at = ?, updated_at = ?,"
+                " reason = '' WHERE id = ? AND state = 'dead'",
+                (now, now, entry_id),
+            )
+        return cursor.rowcount == 1
 
     def prune(self, delivered_before: float) -> int:
         """Forget delivered entries last updated before ``delivered_before``; dead letters

@@ -7,7 +7,7 @@ table: 202 accepted; 400 permanent failure; 429 and 5xx retried (network errors 
 
 A notification with several alerts becomes several events. When one of them needs a retry,
 the events already accepted are remembered (bounded, in memory) and not sent again when the
-dispatcher retries the notification.
+dispatcher retries that notification; a later repeat of the group is sent in full.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import orjson
 from logwatch.alerts.model import Alert, Notification
 from logwatch.notify import render
 from logwatch.notify.base import DeliveryResult
+from logwatch.notify.codec import notification_id
 from logwatch.notify.config import PagerDutyReceiver
 from logwatch.notify.http import SharedHttpClient
 
@@ -81,20 +82,17 @@ class PagerDutyNotifier:
         self._config = config
         self._http = http
         self._http.retain()
-        # (dedup_key, action, starts_at, ends_at) of events already accepted, oldest first
-        self._sent: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
+        # (notification id, dedup_key) of events already accepted, oldest first
+        self._sent: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._closed = False
 
     async def send(self, notification: Notification) -> DeliveryResult:
         if self._closed:
             return DeliveryResult.retry("notifier closed")
+        note_id = notification_id(notification)
         for alert in notification.alerts:
-            identity = (
-                dedup_key(alert),
-                alert.status,
-                alert.starts_at.isoformat(),
-                alert.ends_at.isoformat() if alert.ends_at else "",
-            )
+            # scoped to this notification: a retry skips accepted events, a repeat does not
+            identity = (note_id, dedup_key(alert))
             if identity in self._sent:
                 continue
             result = await self._send_event(build_event(alert, self._config))

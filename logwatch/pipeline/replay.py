@@ -2,13 +2,15 @@
 
 Runs the same Pipeline as the daemon, in event time: a ManualClock follows the latest event
 time read, so stages that consult the clock see the time of the logs, not of the replay.
-Streams are merged by event time (``logwatch.sources.merge``). Request paths drained from the
+Streams are merged by event time (``logwatch.sources.merge``), read and parsed one chunk
+ahead on a worker thread (``logwatch.sources.prefetch``) while the stages run. Request paths drained from the
 correlator are written to ``paths_out`` as NDJSON as they complete, not held to the end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO
@@ -24,6 +26,7 @@ from logwatch.report.aggregate import ReportStage
 from logwatch.report.model import InputTotals, Report
 from logwatch.sources.files import StreamReader, discover_streams, stream_sizes
 from logwatch.sources.merge import merge_by_event_time
+from logwatch.sources.prefetch import prefetch
 
 # Bytes of input buffered across all streams at once; each stream reads a share of it, so
 # many small pod logs do not multiply memory, and one big file reads in large chunks.
@@ -71,14 +74,15 @@ def replay(
     total = stream_sizes(streams)
     readers = [StreamReader(s, options=options, chunk_bytes=chunk_bytes) for s in streams]
     try:
-        for chunk in merge_by_event_time(readers):
-            pipeline.process(chunk)
-            if pipeline.max_event_time is not None:
-                clock.set(pipeline.max_event_time)
-            if stages.correlator is not None and paths_out is not None:
-                _write_paths(paths_out, stages.correlator.drain_paths())
-            if on_progress is not None:
-                on_progress(ReplayProgress(sum(r.bytes_read for r in readers), total))
+        with closing(prefetch(merge_by_event_time(readers))) as chunks:
+            for chunk in chunks:
+                pipeline.process(chunk)
+                if pipeline.max_event_time is not None:
+                    clock.set(pipeline.max_event_time)
+                if stages.correlator is not None and paths_out is not None:
+                    _write_paths(paths_out, stages.correlator.drain_paths())
+                if on_progress is not None:
+                    on_progress(ReplayProgress(sum(r.bytes_read for r in readers), total))
     finally:
         for reader in readers:
             reader.close()

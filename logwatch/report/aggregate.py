@@ -30,17 +30,7 @@ from logwatch.report.model import (
 )
 
 _MINUTE = pl.col("ts").dt.truncate("1m").alias("minute")
-_ENVOY_COUNTS = (
-    pl.len().cast(pl.Int64).alias("requests"),
-    pl.col("signals").list.contains("rate_limited").sum().cast(pl.Int64).alias("rate_limited"),
-    pl.col("signals")
-    .list.contains("circuit_breaker")
-    .sum()
-    .cast(pl.Int64)
-    .alias("circuit_breaker"),
-    pl.col("response_code").is_between(500, 599).sum().cast(pl.Int64).alias("status_5xx"),
-)
-
+_COUNTS = ("requests", "rate_limited", "circuit_breaker", "status_5xx")
 # name -> (group keys, summed value columns) of each partial aggregate
 _PARTIAL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "kinds": (("kind",), ("records",)),
@@ -54,8 +44,25 @@ _PARTIAL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 
 def _partial_queries(batch: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
-    envoy = batch.filter(pl.col("kind") == "envoy")
+    # One narrow frame per kind with the per-record facts, shared by the group-bys below
+    # (collect_all evaluates a common sub-plan once).
+    envoy = batch.filter(pl.col("kind") == "envoy").select(
+        _MINUTE,
+        "route_name",
+        "upstream_cluster",
+        "duration_ms",
+        "response_flags",
+        pl.lit(1, dtype=pl.Int64).alias("requests"),
+        pl.col("signals").list.contains("rate_limited").cast(pl.Int64).alias("rate_limited"),
+        pl.col("signals").list.contains("circuit_breaker").cast(pl.Int64).alias("circuit_breaker"),
+        pl.col("response_code")
+        .is_between(500, 599)
+        .fill_null(False)
+        .cast(pl.Int64)
+        .alias("status_5xx"),
+    )
     ztunnel = batch.filter(pl.col("kind") == "ztunnel")
+    sums = [pl.col(c).sum() for c in _COUNTS]
     return {
         "kinds": batch.group_by("kind").agg(
             pl.len().cast(pl.Int64).alias("records"),
@@ -70,8 +77,8 @@ def _partial_queries(batch: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         .drop_nulls()
         .group_by("flag")
         .agg(pl.len().cast(pl.Int64).alias("count")),
-        "route_minutes": envoy.group_by(_MINUTE, "route_name").agg(*_ENVOY_COUNTS),
-        "cluster_minutes": envoy.group_by(_MINUTE, "upstream_cluster").agg(*_ENVOY_COUNTS),
+        "route_minutes": envoy.group_by("minute", "route_name").agg(sums),
+        "cluster_minutes": envoy.group_by("minute", "upstream_cluster").agg(sums),
         "ztunnel_minutes": ztunnel.group_by(_MINUTE, "error_class").agg(
             (pl.col("message") != "connection opened")
             .fill_null(True)
@@ -150,7 +157,8 @@ class ReportStage:
         batch = pl.concat(self._pending, how="vertical", rechunk=False).lazy()
         self._pending, self._pending_rows = [], 0
         names = list(_PARTIAL_KEYS)
-        results = pl.collect_all([_partial_queries(batch)[name] for name in names])
+        queries = _partial_queries(batch)
+        results = pl.collect_all([queries[name] for name in names])
         for name, frame in zip(names, results, strict=True):
             if name == "kinds":
                 self._note_time_range(frame)
@@ -211,9 +219,7 @@ def _by_requests(frame: pl.DataFrame, key: str) -> pl.DataFrame:
 
 
 def _routes(route_minutes: pl.DataFrame, durations: pl.DataFrame) -> tuple[RouteSummary, ...]:
-    totals = route_minutes.group_by("route_name").agg(
-        pl.col(c).sum() for c in ("requests", "rate_limited", "circuit_breaker", "status_5xx")
-    )
+    totals = route_minutes.group_by("route_name").agg(pl.col(c).sum() for c in _COUNTS)
     latency = percentiles(durations, "route_name", (50, 99))
     joined = _by_requests(
         totals.join(latency, on="route_name", how="left", nulls_equal=True), "route_name"
@@ -222,9 +228,7 @@ def _routes(route_minutes: pl.DataFrame, durations: pl.DataFrame) -> tuple[Route
 
 
 def _clusters(cluster_minutes: pl.DataFrame) -> tuple[ClusterSummary, ...]:
-    totals = cluster_minutes.group_by("upstream_cluster").agg(
-        pl.col(c).sum() for c in ("requests", "rate_limited", "circuit_breaker", "status_5xx")
-    )
+    totals = cluster_minutes.group_by("upstream_cluster").agg(pl.col(c).sum() for c in _COUNTS)
     return tuple(
         ClusterSummary(**row)
         for row in _by_requests(totals, "upstream_cluster").iter_rows(named=True)

@@ -66,9 +66,7 @@ class StdinSource:
         if carry and not stop.is_set():
             # the last line of the input has no newline: it is still a whole line
             await emit(self._chunk(carry + b"\n"))
-        await emit(
-            FileChunk(STDIN_KEY, _IDENTITY, b"", self._offset, self._lineno, 0, closed=True)
-        )
+        await emit(FileChunk(STDIN_KEY, _IDENTITY, b"", self._offset, self._lineno, 0, closed=True))
 
     def _read(self) -> bytes:
         read1 = getattr(self._stream, "read1", None)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
+
 from logwatch.alerts.config import AlertsConfig
 from logwatch.alerts.silences import SilenceStore
 from logwatch.alerts.stage import AlertStage, build_alert_stage, malformed_frame
@@ -146,3 +148,35 @@ def test_build_alert_stage_loads_the_builtin_pack(tmp_path: Path) -> None:
         AlertsConfig(disabled_rules=("LogsStopped",)), clock=clock, outbox=None
     )
     assert "LogsStopped" not in {r.name for r in without.engine.rules}
+
+
+def test_live_stage_submits_through_the_dispatcher(tmp_path: Path) -> None:
+    from logwatch.clock import WallClock
+    from logwatch.daemon_stats import DaemonStats
+    from logwatch.notify.build import build_notifiers
+    from logwatch.notify.config import NotifiersConfig
+    from logwatch.notify.dispatcher import Dispatcher
+
+    config = NotifiersConfig()
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    try:
+        dispatcher = Dispatcher(
+            outbox,
+            build_notifiers(config),
+            {r.name: r.retry for r in config.receivers},
+            DaemonStats(),
+        )
+        live = AlertStage(
+            AlertsConfig(group_wait=timedelta(0)),
+            RULES,
+            clock=WallClock(),
+            outbox=dispatcher,
+            state_dir=tmp_path,
+        )
+        now = datetime.now(UTC)
+        live.on_records(batch(rl(0)).with_columns(ts=pl.lit(now - timedelta(seconds=2))))
+        live.on_watermark(now)
+        (entry,) = outbox.due(now=now.timestamp() + 60, limit=10)
+        assert entry.receiver == "console" and entry.notification().status == "firing"
+    finally:
+        outbox.close()

@@ -91,10 +91,13 @@ class _Builder:
         self.next_key = 0
         self.dropped: set[int] = set()
         self.truth_keys: dict[str, list[tuple[int, int]]] = {
-            "exact": [], "pairs": [], "downstream": [], "inbound": [],
+            "exact": [],
+            "pairs": [],
+            "downstream": [],
+            "inbound": [],
         }
         self.path_keys: dict[str, list[int]] = {}
-        self.origins: dict[str, tuple[str, str, str]] = {}
+        self.origins: dict[str, tuple[tuple[str, str, str], list[int]]] = {}
         self.ports: dict[str, list[int]] = {}
 
     def proxy(self, ns: str, pod: str, container: str, ip: str, node: int) -> _Proxy:
@@ -131,7 +134,10 @@ class _Builder:
                     continue
                 lines.append(entry.text)
                 where[entry.key] = (file, len(lines))
-        truth = Truth(origins=self.origins)
+        truth = Truth()
+        for rid, (origin, needs) in self.origins.items():
+            if all(key in where for key in needs):
+                truth.origins[rid] = origin
         for kind, pairs in self.truth_keys.items():
             target: dict[Line, Line] = getattr(truth, kind)
             for left, right in pairs:
@@ -152,16 +158,24 @@ def _iso(seconds: float, digits: int) -> str:
     return text + "0" * (digits - 6) + "Z"
 
 
-def _zt_line(conn: _Conn, direction: str, close: float, duration_ms: int, error: str | None,
-             src_port: int) -> str:
+def _zt_line(
+    conn: _Conn, direction: str, close: float, duration_ms: int, error: str | None, src_port: int
+) -> str:
     src, dst = conn.src, conn.dst
     fields = [
-        f"src.addr={src.ip}:{src_port}", f'src.workload="{src.pod}"', 'src.namespace="default"',
+        f"src.addr={src.ip}:{src_port}",
+        f'src.workload="{src.pod}"',
+        'src.namespace="default"',
         f'src.identity="spiffe://cluster.local/ns/default/sa/{src.pod.split("-")[0]}"',
-        f"dst.addr={dst.ip}:15008", f"dst.hbone_addr={conn.hbone}",
-        f'dst.workload="{dst.pod}"', 'dst.namespace="default"',
+        f"dst.addr={dst.ip}:15008",
+        f"dst.hbone_addr={conn.hbone}",
+        f'dst.workload="{dst.pod}"',
+        'dst.namespace="default"',
         f'dst.identity="spiffe://cluster.local/ns/default/sa/{dst.pod.split("-")[0]}"',
-        f'direction="{direction}"', "bytes_sent=100", "bytes_recv=200", f'duration="{duration_ms}ms"',
+        f'direction="{direction}"',
+        "bytes_sent=100",
+        "bytes_recv=200",
+        f'duration="{duration_ms}ms"',
     ]
     if error is not None:
         fields.append(f'error="{error}"')
@@ -169,27 +183,62 @@ def _zt_line(conn: _Conn, direction: str, close: float, duration_ms: int, error:
     return f"{_iso(close, 6)}\t{level}\taccess\tconnection complete\t{' '.join(fields)}"
 
 
-def _eg_line(start: float, duration_ms: int, code: int, flags: str, details: str, rid: str,
-             route: str, upstream_host: str | None, ula: str | None, dra: str, dla: str) -> str:
+def _eg_line(
+    start: float,
+    duration_ms: int,
+    code: int,
+    flags: str,
+    details: str,
+    rid: str,
+    route: str,
+    upstream_host: str | None,
+    ula: str | None,
+    dra: str,
+    dla: str,
+) -> str:
     return json.dumps(
         {
-            ":authority": "bookinfo.example.com", "bytes_received": 0, "bytes_sent": 512,
-            "connection_termination_details": None, "downstream_local_address": dla,
-            "downstream_remote_address": dra, "duration": duration_ms, "method": "GET",
-            "protocol": "HTTP/1.1", "requested_server_name": None, "response_code": code,
-            "response_code_details": details, "response_flags": flags, "route_name": route,
-            "start_time": _iso(start, 3), "upstream_cluster": route.rsplit("/match", 1)[0],
-            "upstream_host": upstream_host, "upstream_local_address": ula,
-            "upstream_transport_failure_reason": None, "user-agent": "bench",
-            "x-envoy-origin-path": "/productpage", "x-envoy-upstream-service-time": None,
-            "x-forwarded-for": "172.18.0.1", "x-request-id": rid,
+            ":authority": "bookinfo.example.com",
+            "bytes_received": 0,
+            "bytes_sent": 512,
+            "connection_termination_details": None,
+            "downstream_local_address": dla,
+            "downstream_remote_address": dra,
+            "duration": duration_ms,
+            "method": "GET",
+            "protocol": "HTTP/1.1",
+            "requested_server_name": None,
+            "response_code": code,
+            "response_code_details": details,
+            "response_flags": flags,
+            "route_name": route,
+            "start_time": _iso(start, 3),
+            "upstream_cluster": route.rsplit("/match", 1)[0],
+            "upstream_host": upstream_host,
+            "upstream_local_address": ula,
+            "upstream_transport_failure_reason": None,
+            "user-agent": "bench",
+            "x-envoy-origin-path": "/productpage",
+            "x-envoy-upstream-service-time": None,
+            "x-forwarded-for": "172.18.0.1",
+            "x-request-id": rid,
         },
-        sort_keys=True, separators=(",", ":"),
+        sort_keys=True,
+        separators=(",", ":"),
     )
 
 
-def _istio_line(start: float, duration_ms: int, code: int, flags: str, details: str, rid: str,
-                backend: str, dla: str, dra: str) -> str:
+def _istio_line(
+    start: float,
+    duration_ms: int,
+    code: int,
+    flags: str,
+    details: str,
+    rid: str,
+    backend: str,
+    dla: str,
+    dra: str,
+) -> str:
     upstream = f"envoy://connect_originate/{backend}" if code != 503 or flags != "UO" else "-"
     return (
         f'[{_iso(start, 3)}] "GET /reviews/0 HTTP/1.1" {code} {flags} {details} - "-" 0 358 '
@@ -212,8 +261,14 @@ class _Mesh:
         self.b = b
         p = b.proxy
         self.ingress = [
-            p("envoy-gateway-system", f"envoy-default-bookinfo-ingress-15c0d731-57b6bb576c-{i}",
-              "envoy", f"10.244.{i}.70", i) for i in range(2)
+            p(
+                "envoy-gateway-system",
+                f"envoy-default-bookinfo-ingress-15c0d731-57b6bb576c-{i}",
+                "envoy",
+                f"10.244.{i}.70",
+                i,
+            )
+            for i in range(2)
         ]
         self.frontends = [
             p("default", f"productpage-v1-54bb874995-{i}", "productpage", f"10.244.{i}.68", i)
@@ -239,10 +294,17 @@ class _Mesh:
     # -- connections ----------------------------------------------------------------------
 
     def free_port(self, ip: str, now: float) -> int:
+        """Often the port freed longest ago (reuse), else a random one; never a port freed
+        less than 10 ms ago (the kernel does not hand those out again that fast)."""
         freed = self.freed.setdefault(ip, [])
+        freed.sort(key=lambda item: item[1])
         if freed and freed[0][1] + 0.01 < now and self.b.rng.random() < 0.7:
             return freed.pop(0)[0]
-        return self.b.rng.randint(32768, 32768 + 3000)
+        recent = {port for port, when in freed if when + 0.01 >= now}
+        while True:
+            port = self.b.rng.randint(32768, 32768 + 3000)
+            if port not in recent:
+                return port
 
     def keepalive_conn(self, src: _Proxy, dst: _Proxy, hbone: str, t: float) -> _Conn:
         """HTTP/1.1 pool: an idle connection (closing those idle > 1 s), else a new one."""
@@ -292,15 +354,17 @@ class _Mesh:
         self.multiplexed[key] = (conn, t + self.b.rng.uniform(3, 20))
         return conn
 
-    def close(self, conn: _Conn, close: float) -> None:
-        """Write the ztunnel line(s) of ``conn`` closing at ``close`` (true time)."""
+    def close(self, conn: _Conn, close: float) -> int:
+        """Write the ztunnel line(s) of ``conn`` closing at ``close`` (true time); returns
+        the key of the outbound line (-1 without one)."""
         b = self.b
-        out_key: int | None = None
+        out_key = -1
         if conn.outbound:
             node = conn.src.node
             duration = int((close - conn.opened) * 1000)
-            text = _zt_line(conn, "outbound", close + b.skew[node], duration, conn.error,
-                            conn.src_port)
+            text = _zt_line(
+                conn, "outbound", close + b.skew[node], duration, conn.error, conn.src_port
+            )
             out_key = b.write(b.ztunnel_file(node), close, node, text, droppable=True)
             if conn.out_truth is not None:
                 b.truth_keys[conn.out_truth].extend((hop, out_key) for hop in conn.hops)
@@ -310,14 +374,16 @@ class _Mesh:
             opened_in = conn.opened + b.rng.uniform(0.0003, 0.001)
             dur_in = max(0, int((close_in - opened_in) * 1000))
             hbone_port = 40000 + conn.src.node * 10 + node
-            text = _zt_line(conn, "inbound", close_in + b.skew[node], dur_in, conn.inbound_error,
-                            hbone_port)
+            text = _zt_line(
+                conn, "inbound", close_in + b.skew[node], dur_in, conn.inbound_error, hbone_port
+            )
             in_key = b.write(b.ztunnel_file(node), close_in, node, text, droppable=True)
-            if out_key is not None:
+            if out_key >= 0:
                 b.truth_keys["pairs"].append((out_key, in_key))
             if conn.in_truth is not None:
                 b.truth_keys[conn.in_truth].extend((hop, in_key) for hop in conn.hops)
         self.freed.setdefault(conn.src.ip, []).append((conn.src_port, close))
+        return out_key
 
     def close_all(self) -> None:
         for pool in self.keepalive.values():
@@ -362,8 +428,11 @@ def _failure(draw: float, scale: float) -> str | None:
 
 def _request(mesh: _Mesh, t: float, fail: str | None) -> None:
     b, rng = mesh.b, mesh.b.rng
-    rid = "%08x-%04x-4%03x-a%03x-%012x" % (
-        rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12), rng.getrandbits(12),
+    rid = "%08x-%04x-4%03x-a%03x-%012x" % (  # noqa: UP031
+        rng.getrandbits(32),
+        rng.getrandbits(16),
+        rng.getrandbits(12),
+        rng.getrandbits(12),
         rng.getrandbits(48),
     )
     ingress = rng.choice(mesh.ingress)
@@ -374,10 +443,21 @@ def _request(mesh: _Mesh, t: float, fail: str | None) -> None:
     keys: list[int] = []
     b.path_keys[rid] = keys
     if fail == "rl":
-        text = _eg_line(t + b.skew[ingress.node], 0, 429, "RL", "local_rate_limited", rid,
-                        ROUTE_INGRESS, None, None, client, listener)
+        text = _eg_line(
+            t + b.skew[ingress.node],
+            0,
+            429,
+            "RL",
+            "local_rate_limited",
+            rid,
+            ROUTE_INGRESS,
+            None,
+            None,
+            client,
+            listener,
+        )
         keys.append(b.write(ingress.file, t, ingress.node, text, droppable=False))
-        b.origins[rid] = ("ingress", ingress.pod, "rate_limited")
+        b.origins[rid] = (("ingress", ingress.pod, "rate_limited"), [keys[-1]])
         return
     reviews = fail is not None or rng.random() < 0.85
     ratings = fail in ("egw_uo", "egw_denied") or (reviews and fail is None and rng.random() < 0.6)
@@ -385,8 +465,19 @@ def _request(mesh: _Mesh, t: float, fail: str | None) -> None:
     d2 = 0 if fail == "wp_uo" else (d3 + rng.randint(2, 8) if ratings else rng.randint(2, 8))
     d1 = d2 + rng.randint(3, 15) if reviews else rng.randint(2, 10)
     conn = mesh.keepalive_conn(ingress, front, f"{front.ip}:9080", t)
-    text = _eg_line(t + b.skew[ingress.node], d1, 200, "-", "via_upstream", rid, ROUTE_INGRESS,
-                    f"{front.ip}:9080", f"{ingress.ip}:{conn.src_port}", client, listener)
+    text = _eg_line(
+        t + b.skew[ingress.node],
+        d1,
+        200,
+        "-",
+        "via_upstream",
+        rid,
+        ROUTE_INGRESS,
+        f"{front.ip}:9080",
+        f"{ingress.ip}:{conn.src_port}",
+        client,
+        listener,
+    )
     key = b.write(ingress.file, t + d1 / 1000, ingress.node, text, droppable=False)
     conn.hops.append(key)
     keys.append(key)
@@ -401,14 +492,24 @@ def _request(mesh: _Mesh, t: float, fail: str | None) -> None:
     up: _Conn | None = None
     if fail == "wp_uo":
         code, flags, details = 503, "UO", "upstream_reset_before_response_started{overflow}"
-        b.origins[rid] = ("waypoint", waypoint.pod, "circuit_breaker")
     else:
         code, flags, details = 200, "-", "via_upstream"
         up = mesh.multiplexed_conn(waypoint, backend, f"{backend.ip}:9080", w_start, "inbound")
-    text = _istio_line(w_start + b.skew[waypoint.node], d2, code, flags, details, rid,
-                       f"{backend.ip}:9080", VIP_REVIEWS, f"{front.ip}:{47062 + front_index}")
+    text = _istio_line(
+        w_start + b.skew[waypoint.node],
+        d2,
+        code,
+        flags,
+        details,
+        rid,
+        f"{backend.ip}:9080",
+        VIP_REVIEWS,
+        f"{front.ip}:{47062 + front_index}",
+    )
     key = b.write(waypoint.file, w_start + d2 / 1000, waypoint.node, text, droppable=True)
     keys.append(key)
+    if fail == "wp_uo":
+        b.origins[rid] = (("waypoint", waypoint.pod, "circuit_breaker"), [key])
     down.hops.append(key)
     down.last_end = max(down.last_end, w_start + d2 / 1000 + 0.0005)
     if up is not None:
@@ -419,7 +520,12 @@ def _request(mesh: _Mesh, t: float, fail: str | None) -> None:
 
 
 def _ratings_call(
-    mesh: _Mesh, rid: str, caller: _Proxy, t_rt: float, d3: int, fail: str | None,
+    mesh: _Mesh,
+    rid: str,
+    caller: _Proxy,
+    t_rt: float,
+    d3: int,
+    fail: str | None,
     keys: list[int],
 ) -> None:
     b, rng, egw = mesh.b, mesh.b.rng, mesh.eg_waypoint
@@ -429,31 +535,50 @@ def _ratings_call(
     upstream = f"{target.ip}:9080"
     conn: _Conn | None = None
     if fail == "egw_uo":
-        code, flags, details, local = 503, "UO", "upstream_reset_before_response_started{overflow}", None
-        b.origins[rid] = ("waypoint", egw.pod, "circuit_breaker")
+        code, flags, details, local = (
+            503,
+            "UO",
+            "upstream_reset_before_response_started{overflow}",
+            None,
+        )
         d3 = 0
     elif fail == "egw_denied":
         code, flags = 503, "UC"
         details = "upstream_reset_before_response_started{connection_termination}"
         conn = _Conn(egw, mesh.free_port(egw.ip, start), target, upstream, opened=start + 0.0003)
         conn.error = "http status: 401 Unauthorized"
-        conn.inbound_error = "connection closed due to policy rejection: allow policies exist, but none allowed"
+        conn.inbound_error = (
+            "connection closed due to policy rejection: allow policies exist, but none allowed"
+        )
         local = f"{egw.ip}:{conn.src_port}"
-        b.origins[rid] = ("ztunnel", target.pod, "authz_denied")
         d3 = 1
     else:
         code, flags, details = 200, "-", "via_upstream"
         conn = mesh.keepalive_conn(egw, target, upstream, start)
         local = f"{egw.ip}:{conn.src_port}"
-    text = _eg_line(start + b.skew[egw.node], d3, code, flags, details, rid, ROUTE_RATINGS,
-                    upstream, local, f"{caller.ip}:{rng.randint(32768, 60999)}", f"{egw.ip}:9080")
+    text = _eg_line(
+        start + b.skew[egw.node],
+        d3,
+        code,
+        flags,
+        details,
+        rid,
+        ROUTE_RATINGS,
+        upstream,
+        local,
+        f"{caller.ip}:{rng.randint(32768, 60999)}",
+        f"{egw.ip}:9080",
+    )
     key = b.write(egw.file, start + d3 / 1000, egw.node, text, droppable=True)
     keys.append(key)
+    if fail == "egw_uo":
+        b.origins[rid] = (("waypoint", egw.pod, "circuit_breaker"), [key])
     down.hops.append(key)
     down.last_end = max(down.last_end, start + d3 / 1000 + 0.0005)
     if conn is not None:
         conn.hops.append(key)
         if fail == "egw_denied":
-            mesh.close(conn, start + 0.0008)
+            out_key = mesh.close(conn, start + 0.0008)
+            b.origins[rid] = (("ztunnel", target.pod, "authz_denied"), [key, out_key])
         else:
             mesh.keepalive_done(conn, start + d3 / 1000)

@@ -59,7 +59,10 @@ def test_x_request_id_joins_ingress_and_istio_waypoint(correlated) -> None:
 def test_istio_waypoint_legs_are_approximate_and_name_the_waypoint(correlated) -> None:
     _, paths = correlated
     hop = _hop(paths, ISTIO, 1)
-    assert _legs(hop) == {("waypoint_downstream", "downstream", 3), ("waypoint_inbound", "upstream", 4)}
+    assert _legs(hop) == {
+        ("waypoint_downstream", "downstream", 3),
+        ("waypoint_inbound", "upstream", 4),
+    }
     assert all(0.5 <= leg.confidence <= 1.0 for leg in hop.legs)
     assert hop.pod == "waypoint-6f7b665c89-6hppr"  # learned from the downstream leg
     assert hop.client_workload == "productpage-v1-54bb874995-kzpnw"
@@ -77,7 +80,10 @@ def test_envoy_gateway_waypoint_exact_upstream_and_approximate_downstream(correl
 def test_failure_pairs_and_their_origins(correlated) -> None:
     _, paths = correlated
     refused = paths[(EG, 14)]
-    assert _legs(refused.hops[0]) == {("l4_exact", "upstream", 14), ("ztunnel_pair", "upstream", 15)}
+    assert _legs(refused.hops[0]) == {
+        ("l4_exact", "upstream", 14),
+        ("ztunnel_pair", "upstream", 15),
+    }
     assert refused.origin is not None
     assert refused.origin.role == "ztunnel"
     assert refused.origin.pod == "productpage-v1-54bb874995-kzpnw"
@@ -107,13 +113,17 @@ def test_outbound_inbound_pairs_are_exactly_the_documented_ones(correlated) -> N
 def test_no_other_hop_gets_a_leg(correlated) -> None:
     _, paths = correlated
     with_legs = {
-        (hop.file, hop.lineno)
-        for path in set(paths.values())
-        for hop in path.hops
-        if hop.legs
+        (hop.file, hop.lineno) for path in set(paths.values()) for hop in path.hops if hop.legs
     }
     assert with_legs == {
-        (EG, 1), (EG, 2), (EG, 14), (EG, 16), (EG, 19), (ISTIO, 1), (ISTIO, 5), (ISTIO, 10),
+        (EG, 1),
+        (EG, 2),
+        (EG, 14),
+        (EG, 16),
+        (EG, 19),
+        (ISTIO, 1),
+        (ISTIO, 5),
+        (ISTIO, 10),
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -16,8 +16,13 @@ def envoy_json(request_id: str) -> str:
     return line.replace("2b8e6c1f-6f1e-4f43-9c39-0c1f2a7d9e51", request_id)
 
 
-def cri(content: str, tag: str = "F", stream: str = "stdout") -> str:
-    return f"2025-07-18T03:33:20.116830544Z {stream} {tag} {content}"
+def cri(content: str, tag: str = "F", stream: str = "stdout", ts: str | None = None) -> str:
+    return f"{ts or '2025-07-18T03:33:20.116830544Z'} {stream} {tag} {content}"
+
+
+def now_ts() -> str:
+    """The current time as containerd writes it (RFC 3339, nanoseconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
 
 
 class Collect:

@@ -16,7 +16,11 @@ def test_file_then_env_then_flags(tmp_path: Path) -> None:
     )
     config = load_config(
         path,
-        {"LOGWATCH_DAEMON__SHUTDOWN_TIMEOUT_S": "4", "LOGWATCH_STATE_DIR": "/from/env", "HOME": "/x"},
+        {
+            "LOGWATCH_DAEMON__SHUTDOWN_TIMEOUT_S": "4",
+            "LOGWATCH_STATE_DIR": "/from/env",
+            "HOME": "/x",
+        },
         {"state_dir": "/from/flag", "sinks.file": None},
     )
     assert config.state_dir == "/from/flag"
@@ -45,7 +49,9 @@ def test_errors_name_origin_and_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("daemon:\n  checkpoint_interval_s: -1\n  nonsense: 1\n")
     with pytest.raises(ConfigError) as caught:
-        load_config(path, {"LOGWATCH_DAEMON__HEALTH_LISTEN": "nowhere"}, {"sources.poll_interval_s": "x"})
+        load_config(
+            path, {"LOGWATCH_DAEMON__HEALTH_LISTEN": "nowhere"}, {"sources.poll_interval_s": "x"}
+        )
     message = str(caught.value)
     assert f"{path}:daemon.checkpoint_interval_s: " in message
     assert f"{path}:daemon.nonsense: Extra inputs" in message

@@ -37,7 +37,9 @@ async def test_cri_partial_sequence_straddling_a_rotation_is_one_record(tmp_path
     assert stats.rotations == 1 and not stats.malformed_by_reason
 
 
-async def test_checkpoint_points_before_an_unfinished_partial_and_resumes_it(tmp_path: Path) -> None:
+async def test_checkpoint_points_before_an_unfinished_partial_and_resumes_it(
+    tmp_path: Path,
+) -> None:
     live = tmp_path / "0.log"
     line = envoy_json("split")
     append(live, cri(envoy_json("first")), cri(line[:300], "P"))

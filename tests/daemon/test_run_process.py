@@ -32,14 +32,23 @@ def _write(path: Path, prefix: str, count: int) -> list[str]:
     return ids
 
 
-def test_sigterm_drains_flushes_and_checkpoints(tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+def test_sigterm_drains_flushes_and_checkpoints(
+    tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     expected = _write(logs / "a.log", "a", 3000) + _write(logs / "b.log", "b", 3000)
     sink = tmp_path / "out.ndjson"
     daemon = DaemonProcess(
-        tmp_path, "--state-dir", str(tmp_path / "state"), "--source", str(logs / "*.log"),
-        "--sink", f"file:{sink}", "--health-listen", "127.0.0.1:0",
+        tmp_path,
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--source",
+        str(logs / "*.log"),
+        "--sink",
+        f"file:{sink}",
+        "--health-listen",
+        "127.0.0.1:0",
         # no periodic checkpoint: everything on disk comes from the drain
         env={"LOGWATCH_DAEMON__CHECKPOINT_INTERVAL_S": "3600"},
     ).start()
@@ -60,9 +69,8 @@ def test_sigterm_drains_flushes_and_checkpoints(tmp_path: Path, daemons: list[Da
 def _lag_is_zero(daemon: DaemonProcess) -> bool:
     port = daemon.wait_log("health listener started")["port"]
     body = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).json()
-    # readiness says nothing about lag; the sink file stays empty until the drain, so the
-    # daemon's log of followed files and a short settle are what we can observe
-    return bool(body["ok"]) and len([e for e in daemon.logs() if e.get("msg") == "following file"]) == 2
+    following = [e for e in daemon.logs() if e.get("msg") == "following file"]
+    return bool(body["ok"]) and body["reason"].endswith("lag_bytes=0") and len(following) == 2
 
 
 def test_sighup_reloads_sources_and_keeps_running_config_on_error(
@@ -75,8 +83,15 @@ def test_sighup_reloads_sources_and_keeps_running_config_on_error(
     config.write_text(f"sources:\n  paths: ['{first}/*.log']\n  poll_interval_s: 0.05\n")
     sink = tmp_path / "out.ndjson"
     daemon = DaemonProcess(
-        tmp_path, "--config", str(config), "--state-dir", str(tmp_path / "state"),
-        "--sink", f"file:{sink}", "--health-listen", "127.0.0.1:0",
+        tmp_path,
+        "--config",
+        str(config),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--sink",
+        f"file:{sink}",
+        "--health-listen",
+        "127.0.0.1:0",
         env={"LOGWATCH_DAEMON__CHECKPOINT_INTERVAL_S": "0.1"},
     ).start()
     daemons.append(daemon)
@@ -105,10 +120,17 @@ def test_health_and_readiness_probes(tmp_path: Path, daemons: list[DaemonProcess
     logs = tmp_path / "logs"
     logs.mkdir()
     daemon = DaemonProcess(
-        tmp_path, "--state-dir", str(tmp_path / "state"), "--source", str(logs / "*.log"),
-        "--health-listen", "127.0.0.1:0",
-        env={"LOGWATCH_DAEMON__CHECKPOINT_INTERVAL_S": "0.2",
-             "LOGWATCH_DAEMON__READY_MAX_CHECKPOINT_AGE_S": "5"},
+        tmp_path,
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--source",
+        str(logs / "*.log"),
+        "--health-listen",
+        "127.0.0.1:0",
+        env={
+            "LOGWATCH_DAEMON__CHECKPOINT_INTERVAL_S": "0.2",
+            "LOGWATCH_DAEMON__READY_MAX_CHECKPOINT_AGE_S": "5",
+        },
     ).start()
     daemons.append(daemon)
     port = daemon.wait_log("health listener started")["port"]
@@ -132,9 +154,24 @@ def test_stdin_source_reads_to_end_and_exits(tmp_path: Path) -> None:
     lines = "".join(cri(envoy_json(f"s-{n}")) + "\n" for n in range(50)) + "not an access log\n"
     sink = tmp_path / "out.ndjson"
     done = subprocess.run(
-        [sys.executable, "-c", ENTRY, "run", "--source", "-", "--state-dir", str(tmp_path / "st"),
-         "--sink", f"file:{sink}", "--health-listen", "127.0.0.1:0"],
-        input=lines.encode(), capture_output=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-c",
+            ENTRY,
+            "run",
+            "--source",
+            "-",
+            "--state-dir",
+            str(tmp_path / "st"),
+            "--sink",
+            f"file:{sink}",
+            "--health-listen",
+            "127.0.0.1:0",
+        ],
+        input=lines.encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert sink_request_ids(sink) == [f"s-{n}" for n in range(50)]
@@ -146,20 +183,45 @@ def test_once_then_resume_reads_only_new_lines(tmp_path: Path) -> None:
     logs.mkdir()
     _write(logs / "a.log", "one", 5)
     sink = tmp_path / "out.ndjson"
-    args = ["run", "--once", "--source", str(logs / "*.log"), "--state-dir", str(tmp_path / "st"),
-            "--sink", f"file:{sink}", "--health-listen", "127.0.0.1:0"]
-    first = subprocess.run([sys.executable, "-c", ENTRY, *args], capture_output=True, timeout=60, check=False)
+    args = [
+        "run",
+        "--once",
+        "--source",
+        str(logs / "*.log"),
+        "--state-dir",
+        str(tmp_path / "st"),
+        "--sink",
+        f"file:{sink}",
+        "--health-listen",
+        "127.0.0.1:0",
+    ]
+    first = subprocess.run(
+        [sys.executable, "-c", ENTRY, *args], capture_output=True, timeout=60, check=False
+    )
     assert first.returncode == 0, first.stderr
     _write(logs / "a.log", "two", 2)
-    second = subprocess.run([sys.executable, "-c", ENTRY, *args], capture_output=True, timeout=60, check=False)
+    second = subprocess.run(
+        [sys.executable, "-c", ENTRY, *args], capture_output=True, timeout=60, check=False
+    )
     assert second.returncode == 0, second.stderr
     assert sink_request_ids(sink) == [f"one-{n}" for n in range(5)] + ["two-0", "two-1"]
 
 
 def test_invalid_configuration_is_reported_before_starting(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", ENTRY, "run", "--state-dir", str(tmp_path), "--health-listen", "nowhere"],
-        capture_output=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-c",
+            ENTRY,
+            "run",
+            "--state-dir",
+            str(tmp_path),
+            "--health-listen",
+            "nowhere",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode != 0
     assert b"flag:daemon.health_listen: " in done.stderr

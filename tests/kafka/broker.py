@@ -58,8 +58,9 @@ class Broker:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"tansu exited with {self._process.returncode}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
             ):
                 return
             time.sleep(0.05)

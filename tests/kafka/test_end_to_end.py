@@ -5,18 +5,28 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from logwatch.alerts.config import AlertsConfig
+from logwatch.alerts.stage import AlertStage
+from logwatch.clock import ManualClock
+from logwatch.pipeline.pipeline import Pipeline
 from logwatch.sinks.file import FileSink
 from parsers.stream import StreamDecoder
+from rules.builtin import builtin_pack
 from tests.kafka.broker import Broker
 from tests.kafka.helpers import (
+    EPOCH,
     FIXTURES,
+    LATENESS,
+    alert_owner,
     analyzer,
     collector,
     consume_all,
+    envoy_line,
     kafka_config,
     produce_raw,
+    publisher,
     read_ndjson,
-    run_until,
+    wait_for,
 )
 
 SAMPLES = ("envoy-gateway.jsonl", "ztunnel.log", "istio-text.log", "cri.log")
@@ -51,22 +61,39 @@ async def test_raw_lines_reach_the_analyzer_as_the_records_the_parsers_make(
     out = tmp_path / "records.ndjson"
     sink = FileSink(str(out))
     first, kafka_sink = collector(
-        config, f"kafka://{broker.bootstrap}/raw?group=collectors", f"kafka://{broker.bootstrap}/records"
+        config,
+        f"kafka://{broker.bootstrap}/raw?group=collectors",
+        f"kafka://{broker.bootstrap}/records",
     )
-    second = analyzer(config, f"kafka://{broker.bootstrap}/records?group=analyzers", [sink])
-
-    async def close() -> None:
+    signals = publisher(config, "signals", "analyzer-1")
+    second = analyzer(
+        config, f"kafka://{broker.bootstrap}/records?group=analyzers", [sink, signals]
+    )
+    owner, alerts = alert_owner(config, f"kafka://{broker.bootstrap}/signals?group=alerts")
+    members = [first.start(), second.start(), owner.start()]
+    try:
+        await wait_for(lambda: len(read_ndjson(out)) >= sum(expected.values()), 60, "records")
+        # a line an hour later moves event time on: the alert windows close
+        late = envoy_line(1, EPOCH.replace(hour=6))
+        produce_raw(broker.bootstrap, "raw", [late], key=b"late")
+        reference = _reference_alerts(
+            [[line for n in SAMPLES for line in _sample_lines(n)], [late]]
+        )
+        assert {"RateLimited", "CircuitBreakerOpen"} <= {rule for rule, _, _ in reference}
+        await wait_for(lambda: len(_fired(alerts)) >= len(reference), 60, "the alerts")
+    finally:
+        for member in members:
+            await member.shutdown()
         kafka_sink.close()
+        signals.close()
         sink.close()
 
-    await run_until(
-        [first, second],
-        lambda: len(read_ndjson(out)) >= sum(expected.values()),
-        60,
-        "the analyzer to write every record",
-        close,
-    )
+    # every alert a single process decides, once; no other
+    assert _fired(alerts) == reference
     got = read_ndjson(out)
+    expected.update(
+        _identity(r) for r in StreamDecoder(None).feed(late + b"\n").records.drop("ts").to_dicts()
+    )
     assert Counter(_identity(r) for r in got) == expected
     assert {r["file"] for r in got} <= {f"records-{p}" for p in range(4)}
     # the collector publishes with kind/format/pod headers and the partition key of serde
@@ -77,3 +104,20 @@ async def test_raw_lines_reach_the_analyzer_as_the_records_the_parsers_make(
         assert names["kind"] in {b"envoy", b"ztunnel"}
         assert names["format"] in {b"envoy-json", b"envoy-text", b"ztunnel-text", b"ztunnel-json"}
         assert key is not None
+
+
+def _fired(stage: AlertStage) -> list[tuple[str, str, str]]:
+    """Each alert that started firing: rule, labels, start (event time), in order."""
+    return sorted(
+        (entry["rule"], str(sorted(entry["labels"].items())), str(entry["starts_at"]))
+        for entry in stage.report()
+    )
+
+
+def _reference_alerts(batches: list[list[bytes]]) -> list[tuple[str, str, str]]:
+    """The alerts one process decides from the same lines, fed batch by batch."""
+    stage = AlertStage(AlertsConfig(), builtin_pack(), clock=ManualClock(EPOCH), outbox=None)
+    pipeline = Pipeline([stage], clock=ManualClock(EPOCH), allowed_lateness=LATENESS)
+    for lines in batches:
+        pipeline.process(StreamDecoder(None).feed(b"\n".join(lines) + b"\n"))
+    return _fired(stage)

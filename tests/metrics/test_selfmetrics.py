@@ -25,7 +25,7 @@ def test_daemon_stats_are_exported_as_read(make_runtime: RuntimeFactory) -> None
         return total
 
     assert value("logwatch_input_lines_total") == stats.lines
-    assert value("logwatch_input_bytes_total") == stats.bytes
+    assert value("logwatch_input_read_bytes_total") == stats.bytes
     assert value("logwatch_input_records_total") == stats.records
     assert value("logwatch_input_ignored_total") == stats.ignored
     assert value("logwatch_input_too_long_total") == stats.lines_too_long
@@ -112,7 +112,7 @@ def test_scrapes_while_the_daemon_mutates_stats(make_runtime: RuntimeFactory) ->
     writer = threading.Thread(target=churn, daemon=True)
     writer.start()
     try:
-        for _ in range(30):
+        for _ in range(10):
             samples = scrape(runtime.prometheus.url)
             assert any(s.name == "logwatch_input_lines_total" for s in samples)
     finally:

@@ -29,6 +29,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Scripted:
+    """One scripted reply. ``status`` 0 means: process the request normally, but answer
+    only after ``delay_s`` (accepted, yet the client may time out and send it again)."""
+
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
@@ -68,13 +71,13 @@ class LoopbackReceiver:
                 with receiver.lock:
                     receiver.requests.append(request)
                     scripted = receiver.script.popleft() if receiver.script else None
-                if scripted is not None:
-                    if scripted.delay_s:
-                        time.sleep(scripted.delay_s)
+                if scripted is not None and scripted.status:
                     status, reply, headers = scripted.status, scripted.body, scripted.headers
                 else:
                     with receiver.lock:
                         status, reply, headers = receiver.handle(request)
+                if scripted is not None and scripted.delay_s:
+                    time.sleep(scripted.delay_s)
                 try:
                     self.send_response(status)
                     for key, value in headers.items():
@@ -287,6 +290,8 @@ class PagerDutyEvents(LoopbackReceiver):
         self.routing_key = routing_key
         self.accepted: list[dict[str, Any]] = []
         self.actions: dict[str, list[str]] = {}  # dedup_key -> accepted event_actions in order
+        self.open: set[str] = set()  # dedup_keys of open alerts
+        self.alerts_opened: dict[str, int] = {}  # dedup_key -> alerts opened (PagerDuty's dedup)
         self.invalid: list[list[str]] = []
         super().__init__()
 
@@ -313,7 +318,14 @@ class PagerDutyEvents(LoopbackReceiver):
             }
             return 400, json.dumps(body).encode(), {"content-type": "application/json"}
         self.accepted.append(event)
-        self.actions.setdefault(event["dedup_key"], []).append(event["event_action"])
+        key, action = event["dedup_key"], event["event_action"]
+        self.actions.setdefault(key, []).append(action)
+        # PagerDuty: a trigger on an open alert adds to it; a resolve closes it
+        if action == "trigger" and key not in self.open:
+            self.open.add(key)
+            self.alerts_opened[key] = self.alerts_opened.get(key, 0) + 1
+        elif action == "resolve":
+            self.open.discard(key)
         body = {"status": "success", "message": "Event processed", "dedup_key": event["dedup_key"]}
         return 202, json.dumps(body).encode(), {"content-type": "application/json"}
 

@@ -99,3 +99,31 @@ def test_unreadable_entry_is_reported_not_crashing(tmp_path: Path) -> None:
     else:
         raise AssertionError("corrupt entry decoded")
     outbox.close()
+
+
+def test_put_many_is_one_transaction_and_idempotent(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    first = make_notification(make_alert(1))
+    results = outbox.put_many([first, make_notification(make_alert(2)), first], now=5.0)
+    assert [stored for _, stored in results] == [True, True, False]
+    assert results[0][0] == results[2][0]
+    assert outbox.counts().pending == 2
+    outbox.close()
+
+
+def test_dead_letters_can_be_listed_and_requeued(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    a, _ = outbox.put(make_notification(make_alert(1)), now=1.0)
+    b, _ = outbox.put(make_notification(make_alert(2)), now=1.0)
+    outbox.mark_dead(a, "HTTP 404: no_service", now=2.0, attempts=1)
+    outbox.mark_dead(b, "HTTP 503: ", now=3.0, attempts=10)
+    letters = outbox.dead_letters()
+    assert [(d.id, d.attempts, d.reason) for d in letters] == [
+        (b, 10, "HTTP 503: "),
+        (a, 1, "HTTP 404: no_service"),
+    ]
+    assert outbox.requeue(b, now=4.0) is True
+    assert outbox.requeue(b, now=4.0) is False  # no longer dead
+    assert outbox.state_of(b) == ("pending", 0, "")
+    assert [e.id for e in outbox.due(now=4.0, limit=10)] == [b]
+    outbox.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,12 @@ import pytest
 from logwatch.daemon_stats import DaemonStats
 from logwatch.notify.build import notification_delivery
 from logwatch.notify.config import NotifiersConfig, PagerDutyReceiver
-from logwatch.notify.pagerduty import build_event, dedup_key
+from logwatch.notify.http import SharedHttpClient
+from logwatch.notify.pagerduty import PagerDutyNotifier, build_event, dedup_key
 from tests.notify.conftest import (
     FAST_RETRY,
     ROUTING_KEY,
+    T0,
     make_alert,
     make_notification,
     receivers_config,
@@ -73,7 +76,7 @@ async def test_trigger_and_resolve_survive_429_500_timeouts_without_duplicates(
         [
             Scripted(429, b"", {"Retry-After": "0.3"}),
             Scripted(502),
-            Scripted(202, b"{}", delay_s=1.2),  # too slow: the client times out and retries
+            Scripted(0, delay_s=1.2),  # accepted, answered too late: the client retries
         ]
     )
     stats = DaemonStats()
@@ -84,9 +87,18 @@ async def test_trigger_and_resolve_survive_429_500_timeouts_without_duplicates(
         dispatcher.submit(make_notification(*alerts[:2], receiver="oncall"))
         dispatcher.submit(make_notification(*alerts[2:], receiver="oncall"))
         dispatcher.submit(make_notification(*(resolved(a) for a in alerts), receiver="oncall"))
-        await wait_until(lambda: sum(len(v) for v in pagerduty.actions.values()) == 8, timeout_s=15)
+        await wait_until(lambda: stats.alert_deliveries["oncall"] == 3, timeout_s=15)
     assert pagerduty.invalid == []
-    assert pagerduty.actions == {dedup_key(a): ["trigger", "resolve"] for a in alerts}
+    keys = [dedup_key(a) for a in alerts]
+    # one PagerDuty alert per logwatch alert, opened once and resolved after its trigger(s):
+    # the trigger repeated after the timeout landed on the same dedup_key
+    assert pagerduty.alerts_opened == dict.fromkeys(keys, 1)
+    assert pagerduty.open == set()
+    for key in keys:
+        actions = pagerduty.actions[key]
+        assert actions[-1] == "resolve" and actions.count("resolve") == 1
+        assert set(actions[:-1]) == {"trigger"} and len(actions) <= 3
+    assert sum(len(actions) for actions in pagerduty.actions.values()) == 9  # one repeat
     assert stats.alert_deliveries["oncall"] == 3
     assert stats.alert_delivery_failures["oncall"] == 3
     assert stats.alert_dead_letters["oncall"] == 0
@@ -133,3 +145,25 @@ async def test_retries_until_max_attempts_then_dead_letter(
         assert outbox.state_of(second) == ("delivered", 3, "")
     assert len(pagerduty.requests) == 4 + 3
     assert list(pagerduty.actions) == [dedup_key(make_alert(2))]
+
+
+async def test_retry_skips_accepted_events_but_a_repeat_sends_all(
+    pagerduty: PagerDutyEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = pd_config(monkeypatch, pagerduty)
+    receiver = config.receiver("oncall")
+    assert isinstance(receiver, PagerDutyReceiver)
+    http = SharedHttpClient()
+    notifier = PagerDutyNotifier(receiver, http)
+    one, two = make_alert(1), make_alert(2)
+    note = make_notification(one, two, receiver="oncall")
+    pagerduty.script.extend([Scripted(0), Scripted(503)])  # first event accepted, second not
+    assert (await notifier.send(note)).outcome == "retry"
+    assert (await notifier.send(note)).outcome == "delivered"
+    assert [e["dedup_key"] for e in pagerduty.accepted] == [dedup_key(one), dedup_key(two)]
+    repeat = make_notification(one, two, receiver="oncall", created_at=T0 + timedelta(hours=4))
+    assert (await notifier.send(repeat)).outcome == "delivered"
+    assert len(pagerduty.accepted) == 4
+    await notifier.aclose()
+    await notifier.aclose()
+    assert (await notifier.send(note)).outcome == "retry"

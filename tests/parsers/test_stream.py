@@ -99,3 +99,66 @@ def test_first_lineno_and_empty_feed() -> None:
     assert decoder.feed(b"").lines == 0
     chunk = decoder.feed((FIXTURES / "envoy-gateway.jsonl").read_bytes())
     assert frame_records(chunk.records)[0].lineno == 41 and decoder.lineno == 64
+
+
+def _fixture_lines() -> list[bytes]:
+    return [
+        line
+        for sample in SAMPLES
+        if sample.name not in ("cri.log", "cri-ztunnel.log", "docker-json.log", "real-lines.txt")
+        for line in sample.read_bytes().splitlines()
+    ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(["raw", "stdout", "stderr", "kubectl"])), min_size=1, max_size=60))
+def test_batch_and_per_line_agree_under_any_envelope_mix(picks: list[tuple[int, str]]) -> None:
+    pool = _fixture_lines()
+    lines = []
+    for pick, envelope in picks:
+        payload = pool[pick % len(pool)]
+        if envelope == "raw":
+            lines.append(payload)
+        elif envelope == "kubectl":
+            lines.append(b"2025-07-18T03:33:20.1Z " + payload)
+        else:
+            lines.append(b"2025-07-18T03:33:20.116830544Z " + envelope.encode() + b" F " + payload)
+    decoder = StreamDecoder("/var/log/containers/waypoint-1_default_istio-proxy-" + "b" * 64 + ".log")
+    chunk = decoder.feed(b"\n".join(lines) + b"\n")
+    batch = frame_records(chunk.records)
+    single = [parse_line(line, file=decoder_file_k8s(), lineno=n) for n, line in enumerate(lines, 1)]
+    assert batch == [r for r in single if isinstance(r, Record)]
+    assert chunk.ignored + len(chunk.rejections) + len(batch) == len(lines)
+
+
+def decoder_file_k8s() -> str:
+    return "/var/log/containers/waypoint-1_default_istio-proxy-" + "b" * 64 + ".log"
+
+
+def test_marker_inside_content_falls_back_to_the_exact_split() -> None:
+    line = (FIXTURES / "envoy-gateway.jsonl").read_bytes().splitlines()[0]
+    odd = line.replace(b"Firefox/128.0", b"agent stdout F x")
+    data = b"2025-07-18T03:33:20.1Z stdout F " + odd + b"\n" + b"2025-07-18T03:33:20.2Z stdout F " + line + b"\n"
+    records = frame_records(StreamDecoder(None).feed(data).records)
+    assert [r.user_agent for r in records] == [
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 agent stdout F x",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    ]
+
+
+def test_odd_lines_are_cut_out_and_the_rest_stays_on_the_batch_path() -> None:
+    from parsers import ParseOptions
+    from parsers.batch import BatchParser
+
+    good = (FIXTURES / "envoy-gateway.jsonl").read_bytes()
+    odd = [b"bad \xff utf8\n", b"nul \0 byte\n", b"carriage\r return\n", b"unit\x1fsep\n"]
+    data = good + b"".join(line + good for line in odd)
+    plan = BatchParser(ParseOptions()).plan(data, 1, None, None, set())
+    assert plan.count == 23 * 5 + 4 and plan.size == len(data)
+    assert plan.fast is not None and plan.fast.height == 23 * 5
+    assert [raw for _, raw, _ in plan.slow] == odd
+    assert all(data[offset : offset + len(raw)] == raw for _, raw, offset in plan.slow)
+    chunk = StreamDecoder(None).feed(data)
+    assert chunk.records.height == 23 * 5
+    assert [r.reason for r in chunk.rejections] == ["invalid-utf8", "nul-byte", "unknown-format", "unknown-format"]
+    assert [r.lineno for r in chunk.rejections] == [24, 48, 72, 96]

@@ -193,3 +193,11 @@ def test_missing_path_is_a_clear_error(tmp_path: Any) -> None:
     done = run_logwatch("replay", str(tmp_path / "nope.log"))
     assert done.returncode == 1
     assert b"no such file or directory" in done.stderr
+
+
+def test_alerts_section_from_the_rule_stage(doc: dict[str, Any]) -> None:
+    # the built-in rules see the scenario's bursts; each alert has the contract's keys
+    assert doc["alerts"], "the checkout rate-limit burst must raise an alert"
+    for alert in doc["alerts"]:
+        assert set(alert) >= {"rule", "labels", "starts_at", "ends_at", "events"}
+        assert alert["events"] > 0

@@ -16,7 +16,12 @@ from logwatch.sources.tail.tailer import Tailer
 
 def sources(*globs: str | Path, **fields: object) -> SourcesConfig:
     return SourcesConfig.model_validate(
-        {"paths": [str(g) for g in globs], "poll_interval_s": 0.02, "deleted_grace_s": 0.2, **fields}
+        {
+            "paths": [str(g) for g in globs],
+            "poll_interval_s": 0.02,
+            "deleted_grace_s": 0.2,
+            **fields,
+        }
     )
 
 

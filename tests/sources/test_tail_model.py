@@ -96,8 +96,16 @@ class TailerModel(RuleBasedStateMachine):
         for chunk in self.last_chunk.values():
             ident = chunk.identity
             positions.append(
-                FilePosition(chunk.key, ident.path, ident.dev, ident.ino, ident.fingerprint,
-                             chunk.end_offset, chunk.end_lineno, chunk.file_size)
+                FilePosition(
+                    chunk.key,
+                    ident.path,
+                    ident.dev,
+                    ident.ino,
+                    ident.fingerprint,
+                    chunk.end_offset,
+                    chunk.end_lineno,
+                    chunk.file_size,
+                )
             )
         self.store.save(positions)
         self.checkpointed = {k: len(v) for k, v in self.delivered.items()}
@@ -117,9 +125,9 @@ class TailerModel(RuleBasedStateMachine):
         self._start_tailer(self.store.load())
 
     @precondition(
-        lambda self: self.restarts < 6
-        and not self.unreachable
-        and any(self.checkpoint_fresh.values())
+        lambda self: (
+            self.restarts < 6 and not self.unreachable and any(self.checkpoint_fresh.values())
+        )
     )
     @rule(data=st.data(), lines_first=st.integers(0, 5))
     def rotate_while_down(self, data: st.DataObject, lines_first: int) -> None:

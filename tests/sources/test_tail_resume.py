@@ -16,8 +16,13 @@ def position_after(chunks: list[FileChunk]) -> FilePosition:
     last = chunks[-1]
     ident = last.identity
     return FilePosition(
-        key=last.key, path=ident.path, dev=ident.dev, ino=ident.ino,
-        fingerprint=ident.fingerprint, offset=last.end_offset, lineno=last.end_lineno,
+        key=last.key,
+        path=ident.path,
+        dev=ident.dev,
+        ino=ident.ino,
+        fingerprint=ident.fingerprint,
+        offset=last.end_offset,
+        lineno=last.end_lineno,
         size=last.file_size,
     )
 
@@ -73,8 +78,14 @@ async def test_reused_inode_with_other_content_is_not_resumed_at_old_offset(tmp_
     st = live.stat()
     # a checkpoint of an earlier file that had this very inode but other first bytes
     stale = FilePosition(
-        key=str(live), path=str(live), dev=st.st_dev, ino=st.st_ino,
-        fingerprint=fingerprint_of(b"old-content-1\n"), offset=14, lineno=2, size=14,
+        key=str(live),
+        path=str(live),
+        dev=st.st_dev,
+        ino=st.st_ino,
+        fingerprint=fingerprint_of(b"old-content-1\n"),
+        offset=14,
+        lineno=2,
+        size=14,
     )
     resumed, stats = make_tailer(live, resume={stale.key: stale})
     assert lines(await read_once(resumed)) == [b"new-content-1", b"new-content-2"]

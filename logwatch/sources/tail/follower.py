@@ -57,7 +57,9 @@ class Follower:
         stats.rotations += 1
         log.info("file rotated", extra={"path": self.key, "previous": self.current.path})
 
-    def read(self, limits: ReadLimits, stats: DaemonStats, *, eager: bool = False) -> FileChunk | None:
+    def read(
+        self, limits: ReadLimits, stats: DaemonStats, *, eager: bool = False
+    ) -> FileChunk | None:
         """The next whole lines of this logical file, or None when nothing is ready.
 
         ``eager`` switches to a newer file as soon as the old one is at its end (used when

@@ -76,9 +76,9 @@ def _rotated_after(found: OpenFile, live: OpenFile | None, key: str) -> list[Ope
             st = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if entry.is_file(follow_symlinks=False) and (st.st_dev, st.st_ino) not in skip:
-            if st.st_mtime_ns >= since:
-                newer.append((st.st_mtime_ns, entry.path))
+        fresh = st.st_mtime_ns >= since and (st.st_dev, st.st_ino) not in skip
+        if fresh and entry.is_file(follow_symlinks=False):
+            newer.append((st.st_mtime_ns, entry.path))
     opened: list[OpenFile] = []
     for _, path in sorted(newer):
         try:
@@ -105,17 +105,17 @@ def _find_checkpointed(position: FilePosition) -> OpenFile | None:
 
 
 def _candidates(position: FilePosition) -> list[str]:
-    """The recorded path first, then same-inode files, then every other sibling."""
-    ordered = [position.path]
+    """Same-inode files first (a rename keeps the inode; the fingerprint check rejects a
+    reused one), then the recorded path, then every other sibling."""
     directories = {os.path.dirname(position.path), os.path.dirname(position.key)}
-    siblings: list[tuple[int, str]] = []
+    ranked: list[tuple[int, str]] = [(1, position.path)]
     for directory in sorted(directories):
         try:
             entries = list(os.scandir(directory))
         except OSError:
             continue
         for entry in entries:
-            if entry.path == position.path or entry.name.endswith(_SKIP_SUFFIXES):
+            if entry.name.endswith(_SKIP_SUFFIXES):
                 continue
             try:
                 if not entry.is_file():
@@ -123,6 +123,12 @@ def _candidates(position: FilePosition) -> list[str]:
                 same_inode = entry.inode() == position.ino
             except OSError:
                 continue
-            siblings.append((0 if same_inode else 1, entry.path))
-    ordered.extend(path for _, path in sorted(siblings))
+            if same_inode:
+                ranked.append((0, entry.path))
+            elif entry.path != position.path:
+                ranked.append((2, entry.path))
+    ordered: list[str] = []
+    for _, path in sorted(ranked):
+        if path not in ordered:
+            ordered.append(path)
     return ordered

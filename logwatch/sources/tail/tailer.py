@@ -116,7 +116,10 @@ class Tailer:
             for position in self._resume.values():
                 log.info(
                     "checkpointed file no longer followed",
-                    extra={"key": position.key, "unread_bytes": max(0, position.size - position.offset)},
+                    extra={
+                        "key": position.key,
+                        "unread_bytes": max(0, position.size - position.offset),
+                    },
                 )
                 announcements.append(_forget(position))
             self._resume.clear()

@@ -1,0 +1,59 @@
+"""Clock offsets between the nodes that wrote two log files, learned from confident joins.
+
+Node clocks disagree by up to ``max_clock_skew_s``, which is wide next to the milliseconds
+that separate neighbouring connections. The offset between two given nodes is nearly
+constant, though, so once a few unambiguous outbound/inbound pairs were seen between two
+ztunnel files, later candidates are compared after removing it, with a tolerance of
+``skew_residual_ms`` instead of the whole skew.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+OFFSET_SCHEMA: dict[str, pl.DataType] = {
+    "file": pl.String(),
+    "file_r": pl.String(),
+    "offset_us": pl.Int64(),
+}
+
+# Samples an estimate remembers; newer samples keep it following slow clock drift.
+_MEMORY = 200
+# Samples needed before an estimate is trusted.
+_MIN_SAMPLES = 3
+
+
+class ClockOffsets:
+    """Per (file, other file) offset estimate: other file's clock minus this file's."""
+
+    def __init__(self) -> None:
+        self._estimates: dict[tuple[str, str], tuple[float, int]] = {}
+        self._frame: pl.DataFrame | None = None
+
+    def __len__(self) -> int:
+        return len(self._estimates)
+
+    def learn(self, samples: pl.DataFrame) -> None:
+        """Fold in ``samples`` (file, file_r, offset_us) of confident, unambiguous joins."""
+        if samples.height == 0:
+            return
+        medians = samples.group_by("file", "file_r").agg(
+            pl.col("offset_us").median().alias("median"), pl.len().alias("n")
+        )
+        for file, other, median, count in medians.iter_rows():
+            mean, seen = self._estimates.get((file, other), (0.0, 0))
+            total = min(seen + count, _MEMORY)
+            weight = count / (seen + count)
+            self._estimates[(file, other)] = (mean + (median - mean) * weight, total)
+        self._frame = None
+
+    def frame(self) -> pl.DataFrame:
+        """Trusted estimates as (file, file_r, offset_us)."""
+        if self._frame is None:
+            rows = [
+                (file, other, round(mean))
+                for (file, other), (mean, seen) in self._estimates.items()
+                if seen >= _MIN_SAMPLES
+            ]
+            self._frame = pl.DataFrame(rows, schema=OFFSET_SCHEMA, orient="row")
+        return self._frame

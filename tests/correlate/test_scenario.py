@@ -1,0 +1,105 @@
+"""Generated traffic with known ground truth: every exact join, approximate precision/recall."""
+
+from __future__ import annotations
+
+import pytest
+
+from logwatch.correlate.config import CorrelationConfig
+from tests.correlate.evaluate import Outcome, correlate, parse_scenario, score
+from tests.correlate.scenario import Scenario, generate
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return generate(5000, seed=7, skew_s=1.0, drop_rate=0.02, failure_rate=3.0)
+
+
+@pytest.fixture(scope="module")
+def outcome(scenario: Scenario) -> Outcome:
+    records = parse_scenario(scenario)
+    result = correlate(records, CorrelationConfig(keep_connection_pairs=True), batch_rows=2000)
+    score(result, scenario)
+    return result
+
+
+def test_scenario_has_the_hard_cases(scenario: Scenario) -> None:
+    truth = scenario.truth
+    per_connection: dict[tuple[str, int], int] = {}
+    for connection in truth.exact.values():
+        per_connection[connection] = per_connection.get(connection, 0) + 1
+    assert max(per_connection.values()) >= 5  # keep-alive connections carry many requests
+    ports: dict[str, set[tuple[str, int]]] = {}
+    for file, lines in scenario.files.items():
+        if "ztunnel" in file:
+            for lineno, line in enumerate(lines, 1):
+                if 'direction="outbound"' in line:
+                    src = line.split("src.addr=")[1].split(" ")[0]
+                    ports.setdefault(src, set()).add((file, lineno))
+    assert any(len(lines) > 1 for lines in ports.values())  # reused ephemeral ports
+    assert len(truth.paths) == 5000 and truth.origins
+
+
+def test_every_exact_join_is_found_and_none_is_wrong(outcome: Outcome) -> None:
+    exact = outcome.scores["l4_exact"]
+    assert exact.truth > 5000
+    assert (exact.predicted, exact.correct) == (exact.truth, exact.truth)
+
+
+def test_every_request_path_has_exactly_its_hops(outcome: Outcome) -> None:
+    paths = outcome.scores["x_request_id"]
+    assert paths.correct == paths.truth == 5000
+
+
+@pytest.mark.parametrize(
+    ("kind", "precision", "recall"),
+    [("ztunnel_pair", 0.98, 0.95), ("waypoint_downstream", 0.95, 0.93),
+     ("waypoint_inbound", 0.95, 0.93)],
+)
+def test_approximate_joins_meet_precision_and_recall(
+    outcome: Outcome, kind: str, precision: float, recall: float
+) -> None:
+    measured = outcome.scores[kind]
+    assert measured.truth > 500
+    assert measured.precision >= precision, measured
+    assert measured.recall >= recall, measured
+
+
+def test_failure_origins_match_the_injected_failures(outcome: Outcome, scenario: Scenario) -> None:
+    by_id = {p.request_id: p for p in outcome.paths}
+    kinds = {expected[2] for expected in scenario.truth.origins.values()}
+    assert kinds == {"rate_limited", "circuit_breaker", "authz_denied"}
+    for rid, expected in scenario.truth.origins.items():
+        origin = by_id[rid].origin
+        assert origin is not None, rid
+        assert (origin.role, origin.pod, origin.signal) == expected, (rid, origin)
+
+
+def test_hidden_failure_names_the_edge_that_still_answered_200(outcome: Outcome) -> None:
+    hidden = [
+        p for p in outcome.paths
+        if p.origin is not None and p.origin.hop_index > 0 and p.hops[0].response_code == 200
+    ]
+    assert hidden
+    assert all("the ingress still answered 200" in p.origin.description for p in hidden if p.origin)
+
+
+def test_summary_matches_paths(outcome: Outcome) -> None:
+    summary = outcome.correlator.summary()
+    assert summary["requests"] == len([p for p in outcome.paths if p.request_id])
+    assert summary["multi_hop"] == sum(1 for p in outcome.paths if p.request_id and p.multi_hop)
+    legs = sum(
+        1 for p in outcome.paths for h in p.hops for leg in h.legs if leg.join == "l4_exact"
+    )
+    assert summary["l4_joined"] == legs
+    assert summary["evictions"] == {}
+
+
+def test_batch_size_does_not_change_exact_joins(scenario: Scenario) -> None:
+    records = parse_scenario(scenario).head(6000)
+    def exact_legs(rows: int) -> set[tuple[object, ...]]:
+        result = correlate(records, CorrelationConfig(), batch_rows=rows)
+        return {
+            (h.file, h.lineno, leg.file, leg.lineno)
+            for p in result.paths for h in p.hops for leg in h.legs if leg.join == "l4_exact"
+        }
+    assert exact_legs(500) == exact_legs(6000)
