@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import re
 import textwrap
+import tokenize
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -59,27 +61,37 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def _field_comments(model: type[BaseModel]) -> dict[str, str]:
-    """The ``#`` comment lines right above each field in the model's source: config models
-    document their fields that way, and the reference should say what the code says."""
+    """The ``#`` comments of each field in the model's source (the comment lines right above
+    it, or a comment ending its line): config models document their fields that way, and
+    the reference should say what the code says."""
     try:
         source_lines, _ = inspect.getsourcelines(model)
     except (OSError, TypeError):
         return {}
     text = textwrap.dedent("".join(source_lines))
-    tree = ast.parse(text)
-    lines = text.splitlines()
-    comments: dict[str, str] = {}
-    class_node = tree.body[0]
+    comment_at: dict[int, str] = {}
+    code_lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.COMMENT:
+            comment_at[token.start[0]] = token.string.lstrip("#").strip()
+        elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            code_lines.add(token.start[0])
+    class_node = ast.parse(text).body[0]
     assert isinstance(class_node, ast.ClassDef)
+    comments: dict[str, str] = {}
     for node in class_node.body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            block: list[str] = []
-            index = node.lineno - 2
-            while index >= 0 and lines[index].strip().startswith("#"):
-                block.insert(0, lines[index].strip().lstrip("#").strip())
-                index -= 1
-            if block:
-                comments[node.target.id] = " ".join(block)
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        block: list[str] = []
+        line = node.lineno - 1
+        while line in comment_at and line not in code_lines:
+            block.insert(0, comment_at[line])
+            line -= 1
+        trailing = comment_at.get(node.end_lineno or node.lineno)
+        if trailing:
+            block.append(trailing)
+        if block:
+            comments[node.target.id] = " ".join(block)
     return comments
 
 

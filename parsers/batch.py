@@ -8,59 +8,34 @@ interleaves both by line number. Derived values (flags, signals, reset reason, r
 class) are computed by the per-line functions once per distinct input value and joined back,
 so both paths agree by construction.
 
-Whole-chunk fallback to the per-line path: bytes polars would read differently (NUL, ``\\r``,
-``\\x1f``, invalid UTF-8), docker json-file lines, or a line count that does not add up.
+Envelopes are split by marking `` stdout F `` as a CSV field separator (one byte-level
+replace); chunks with CRI partial (``P``) lines, a pending partial sequence, or a marker inside
+some content use a regex split instead. Lines polars would read differently (NUL, ``\\r``,
+``\\x1f``, invalid UTF-8) are cut out to the per-line path and the rest of the chunk is still
+planned column-wise; chunks with docker json-file lines take the per-line path entirely.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from parsers.details import reset_reason
+from parsers.columns import ORDER, ColumnContext
 from parsers.envelope import TS_PATTERN
-from parsers.envoy_json import ENVOY_JSON_KEYS
-from parsers.envoy_record import ENVOY_INT_KEYS, ENVOY_STRING_KEYS
-from parsers.flags import BadFlags, envoy_signals, parse_flags, ztunnel_signals
+from parsers.envoy_columns import envoy_json_columns
 from parsers.frame import records_frame
 from parsers.k8s_path import PodMeta
 from parsers.options import ParseOptions
 from parsers.outcome import Rejection
-from parsers.record import RECORD_SCHEMA
-from parsers.ztunnel_errors import classify_error
-from parsers.ztunnel_record import LEVELS, ZTUNNEL_STRING_FIELDS
+from parsers.ztunnel_columns import ztunnel_text_columns
 
 if TYPE_CHECKING:
     from parsers.stream import LineSink
 
-ORDER = "__order"
-_NULL_KEY = "\x00"  # join key for null values (NUL never reaches the batch path)
-_UTC_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z$"
-_DIGITS = r"^[0-9]{1,18}$"
 _CRI_PREFIX = rf"^(({TS_PATTERN}) (stdout|stderr) ([PF])(?::\S*)? )"
-_ZTUNNEL_HEAD = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-# Canonical ztunnel field order (metrics.rs); any other order or key takes the per-line path.
-_ZTUNNEL_KEYS: tuple[str, ...] = (
-    "src.addr", "src.workload", "src.namespace", "src.identity", "src.cluster",
-    "dst.addr", "dst.hbone_addr", "dst.service", "dst.workload", "dst.namespace",
-    "dst.identity", "dst.cluster", "direction", "bytes_sent", "bytes_recv", "duration",
-)  # fmt: skip
-_VALUE = r'("[^"\\]*"|[^ "\\]*)'
-_ZTUNNEL_FIELDS = (
-    "^"
-    + "".join(
-        (
-            f"(?:{key.replace('.', '[.]')}={_VALUE})?"
-            if i == 0
-            else f"(?: {key.replace('.', '[.]')}={_VALUE})?"
-        )
-        for i, key in enumerate(_ZTUNNEL_KEYS)
-    )
-    + r'(?: error="([^"\\]*)")?[ \t]*$'
-)
 
 
 @dataclass
@@ -307,13 +282,13 @@ class BatchParser:
             .then(pl.lit("slow"))
             .when(content.str.starts_with("{"))
             .then(pl.lit("json"))
-            .otherwise(pl.lit("ztunnel"))  # candidates: _ztunnel_text sends the rest back
+            .otherwise(pl.lit("ztunnel"))  # candidates: ztunnel_text_columns sends the rest back
         )
         frame = frame.select("idx", "offset", "content", kind.alias("kind"))
-        context = _Context(first_lineno, file, meta, self._options)
+        context = ColumnContext(first_lineno, file, meta, self._options)
         fast: pl.DataFrame | None = None
         slow_idx: list[pl.Series] = [frame.filter(pl.col("kind") == "slow")["idx"]]
-        for name, parse in (("json", _envoy_json), ("ztunnel", _ztunnel_text)):
+        for name, parse in (("json", envoy_json_columns), ("ztunnel", ztunnel_text_columns)):
             part = frame.filter(pl.col("kind") == name)
             if part.height == 0:
                 continue
@@ -344,238 +319,6 @@ class BatchParser:
             (previous == "P") | (first & pl.col("stream").is_in(sorted(pending_streams)))
         )["idx"]
         return pl.col("idx").is_in(marked.implode())
-
-
-@dataclass(frozen=True)
-class _Context:
-    first_lineno: int
-    file: str | None
-    meta: PodMeta | None
-    options: ParseOptions
-
-
-def _base_columns(part: pl.DataFrame, ctx: _Context) -> dict[str, pl.Expr]:
-    meta = ctx.meta
-    return {
-        "file": pl.lit(ctx.file, dtype=pl.String),
-        "lineno": pl.col("idx") + ctx.first_lineno,
-        "pod": pl.lit(meta.pod if meta else None, dtype=pl.String),
-        "namespace": pl.lit(meta.namespace if meta else None, dtype=pl.String),
-        "container": pl.lit(meta.container if meta else None, dtype=pl.String),
-        ORDER: pl.col("idx") + ctx.first_lineno,
-    }
-
-
-def _finish(frame: pl.DataFrame, columns: dict[str, pl.Expr]) -> pl.DataFrame:
-    """Select RECORD_SCHEMA columns (nulls for the ones not given) + ORDER, typed."""
-    exprs = [
-        (columns[name] if name in columns else pl.lit(None)).cast(dtype).alias(name)
-        for name, dtype in {**RECORD_SCHEMA, ORDER: pl.Int64()}.items()
-    ]
-    return frame.select(exprs)
-
-
-def _empty() -> pl.DataFrame:
-    return pl.DataFrame(schema={**RECORD_SCHEMA, ORDER: pl.Int64()})
-
-
-def _lookup(
-    frame: pl.DataFrame,
-    keys: list[str],
-    table: dict[tuple[Any, ...], dict[str, Any]],
-    schema: dict[str, pl.DataType],
-) -> pl.DataFrame:
-    """Join per-distinct-key results (computed in Python) onto ``frame``; nulls as _NULL_KEY."""
-    rows = [dict(zip(keys, key, strict=True)) | values for key, values in table.items()]
-    lookup = pl.DataFrame(rows, schema={**dict.fromkeys(keys, pl.String()), **schema})
-    keyed = frame.with_columns(
-        pl.col(k).fill_null(_NULL_KEY).alias(f"__k{i}") for i, k in enumerate(keys)
-    )
-    lookup = lookup.rename({k: f"__k{i}" for i, k in enumerate(keys)})
-    joined = keyed.join(
-        lookup, on=[f"__k{i}" for i in range(len(keys))], how="left", maintain_order="left"
-    )
-    return joined.drop([f"__k{i}" for i in range(len(keys))])
-
-
-def _distinct(frame: pl.DataFrame, keys: list[str]) -> list[tuple[Any, ...]]:
-    return list(frame.select(pl.col(k).fill_null(_NULL_KEY) for k in keys).unique().iter_rows())
-
-
-def _none(value: Any) -> Any:
-    return None if value == _NULL_KEY else value
-
-
-def _envoy_json(part: pl.DataFrame, ctx: _Context) -> tuple[pl.DataFrame, pl.Series]:
-    buffer = part.select("content").write_csv(include_header=False, quote_style="never")
-    try:
-        decoded = pl.read_ndjson(
-            io.BytesIO(buffer.encode()), schema=dict.fromkeys(ENVOY_JSON_KEYS, pl.String())
-        )
-    except Exception:  # one bad line spoils the chunk for read_ndjson: be exact instead
-        return _empty(), part["idx"]
-    if decoded.height != part.height:
-        return _empty(), part["idx"]
-    values: dict[str, pl.Expr] = {}
-    for json_key, record_key in ENVOY_JSON_KEYS.items():
-        column = pl.col(json_key)
-        values[record_key] = (
-            values[record_key].fill_null(column) if record_key in values else column
-        )
-    odd = pl.col("content").str.contains(r'":\s*(?:[\[{]|true|false)').alias("__odd")
-    frame = pl.concat([part.select("idx", odd), decoded], how="horizontal").select(
-        "idx", "__odd", *(expr.alias(key) for key, expr in values.items())
-    )
-    frame = frame.with_columns(
-        pl.when(pl.col(k) == "-").then(None).otherwise(pl.col(k)).alias(k)
-        for k in (*ENVOY_STRING_KEYS, *ENVOY_INT_KEYS)
-    )
-    ok = pl.col("time").str.contains(_UTC_TIME).fill_null(False)
-    frame = frame.with_columns(
-        pl.col("time")
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC", strict=False)
-        .alias("ts")
-    )
-    ok = ok & pl.col("ts").is_not_null()
-    for key in ENVOY_INT_KEYS:
-        ok = ok & (pl.col(key).is_null() | pl.col(key).str.contains(_DIGITS))
-    # Objects, arrays and booleans as values: the per-line path decides what they mean.
-    ok = ok & ~pl.col("__odd")
-    # Derived values, once per distinct input, with the per-line functions.
-    table: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for raw_flags, details in _distinct(
-        frame.filter(ok), ["response_flags", "response_code_details"]
-    ):
-        try:
-            flags = parse_flags(_none(raw_flags))
-        except BadFlags:
-            table[(raw_flags, details)] = {
-                "flags_ok": False,
-                "response_flags_list": None,
-                "signals": None,
-                "reset_reason": None,
-            }
-            continue
-        table[(raw_flags, details)] = {
-            "flags_ok": True,
-            "response_flags_list": list(flags),
-            "signals": list(envoy_signals(flags, _none(details))),
-            "reset_reason": reset_reason(_none(details)),
-        }
-    frame = _lookup(
-        frame,
-        ["response_flags", "response_code_details"],
-        table,
-        {
-            "flags_ok": pl.Boolean(),
-            "response_flags_list": pl.List(pl.String()),
-            "signals": pl.List(pl.String()),
-            "reset_reason": pl.String(),
-        },
-    )
-    ok = ok & pl.col("flags_ok").fill_null(False)
-    roles = ctx.options.roles
-    meta = ctx.meta
-    role_table = {
-        (route, cluster): {
-            "role": roles.envoy_role(
-                {
-                    "pod": meta.pod if meta else None,
-                    "container": meta.container if meta else None,
-                    "namespace": meta.namespace if meta else None,
-                    "route_name": _none(route),
-                    "upstream_cluster": _none(cluster),
-                    "file": ctx.file,
-                }
-            )
-        }
-        for route, cluster in _distinct(frame, ["route_name", "upstream_cluster"])
-    }
-    frame = _lookup(frame, ["route_name", "upstream_cluster"], role_table, {"role": pl.String()})
-    frame = frame.with_columns(ok.alias("__ok"))
-    good = frame.filter(pl.col("__ok"))
-    columns = _base_columns(good, ctx) | {
-        "kind": pl.lit("envoy"),
-        "format": pl.lit("envoy-json"),
-        "time": pl.col("time"),
-        "ts": pl.col("ts"),
-        "role": pl.col("role"),
-        "signals": pl.col("signals"),
-        "response_flags": pl.col("response_flags_list"),
-        "reset_reason": pl.col("reset_reason"),
-        **{key: pl.col(key) for key in ENVOY_STRING_KEYS},
-        **{key: pl.col(key).cast(pl.Int64) for key in ENVOY_INT_KEYS},
-    }
-    return _finish(good, columns), frame.filter(~pl.col("__ok"))["idx"]
-
-
-def _ztunnel_text(part: pl.DataFrame, ctx: _Context) -> tuple[pl.DataFrame, pl.Series]:
-    frame = part.select("idx", pl.col("content").str.splitn("\t", 5).alias("parts")).unnest("parts")
-    frame = frame.rename(
-        {
-            "field_0": "time",
-            "field_1": "level",
-            "field_2": "target",
-            "field_3": "message",
-            "field_4": "kv",
-        }
-    )
-    frame = frame.with_columns(pl.col("kv").str.extract_groups(_ZTUNNEL_FIELDS).alias("f")).unnest(
-        "f"
-    )
-    names = [*_ZTUNNEL_KEYS, "error"]
-    frame = frame.rename({str(i + 1): name for i, name in enumerate(names)})
-    frame = frame.with_columns(
-        pl.col("time")
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC", strict=False)
-        .alias("ts"),
-        *(
-            pl.col(k).str.strip_prefix('"').str.strip_suffix('"').alias(k)
-            if k != "error"
-            else pl.col(k)
-            for k in names
-        ),
-    )
-    frame = frame.with_columns(pl.col("duration").str.strip_suffix("ms"))
-    ok = (
-        pl.col("time").str.contains(_UTC_TIME).fill_null(False)
-        & pl.col("ts").is_not_null()
-        & pl.col("level").is_in(sorted(LEVELS)).fill_null(False)
-        & (pl.col("target") == "access").fill_null(False)
-        & pl.col("message").is_not_null()
-        & pl.col("kv").is_not_null()
-        & pl.col("src.addr").is_not_null()  # the regex matched (src.addr is always logged)
-    )
-    for key in ("bytes_sent", "bytes_recv", "duration"):
-        ok = ok & (pl.col(key).is_null() | pl.col(key).str.contains(_DIGITS))
-    table = {
-        (error,): {
-            "error_class": classify_error(_none(error)),
-            "signals": list(ztunnel_signals(_none(error), classify_error(_none(error)))),
-        }
-        for (error,) in _distinct(frame, ["error"])
-    }
-    frame = _lookup(
-        frame, ["error"], table, {"error_class": pl.String(), "signals": pl.List(pl.String())}
-    )
-    frame = frame.with_columns(ok.alias("__ok"))
-    good = frame.filter(pl.col("__ok"))
-    columns = _base_columns(good, ctx) | {
-        "kind": pl.lit("ztunnel"),
-        "format": pl.lit("ztunnel-text"),
-        "time": pl.col("time"),
-        "ts": pl.col("ts"),
-        "role": pl.lit("ztunnel"),
-        "signals": pl.col("signals"),
-        "level": pl.col("level"),
-        "message": pl.col("message"),
-        "bytes_sent": pl.col("bytes_sent").cast(pl.Int64),
-        "bytes_recv": pl.col("bytes_recv").cast(pl.Int64),
-        "duration_ms": pl.col("duration").cast(pl.Int64),
-        "error_class": pl.col("error_class"),
-        **{record_key: pl.col(key) for key, record_key in ZTUNNEL_STRING_FIELDS.items()},
-    }
-    return _finish(good, columns), frame.filter(~pl.col("__ok"))["idx"]
 
 
 def merge(

@@ -20,3 +20,7 @@ class ParseOptions:
     max_line_bytes: int = 1 << 20
     envoy_text_formats: tuple[str, ...] = ()
     roles: RoleMap = field(default_factory=RoleMap.default)
+
+    def __post_init__(self) -> None:
+        if self.max_line_bytes < 1:
+            raise ValueError("max_line_bytes must be positive")

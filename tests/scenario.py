@@ -11,6 +11,7 @@ independently of logwatch.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import random
 from collections import Counter, defaultdict
@@ -107,9 +108,15 @@ class Truth:
         default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0])
     )
     ztunnel_error_minutes: Counter[tuple[datetime, str]] = field(default_factory=Counter)
+    # x-request-id -> pods whose proxy logged it (the `hops` section's requests / multi_hop)
+    request_pods: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     first: datetime | None = None
     last: datetime | None = None
     paths: list[Path] = field(default_factory=list)  # the physical files written
+
+    @property
+    def multi_hop(self) -> int:
+        return sum(len(pods) >= 2 for pods in self.request_pods.values())
 
     @property
     def records(self) -> int:
@@ -210,6 +217,7 @@ def eg_json_line(
     cluster: str | None,
     outcome: str,
     duration: int,
+    request_id: str | None = None,
 ) -> bytes:
     code, flags, details, _, _ = OUTCOMES[outcome]
     ok = code < 400
@@ -238,18 +246,20 @@ def eg_json_line(
             "x-envoy-origin-path": f"/api/v1/items/{rng.randrange(1000)}",
             "x-envoy-upstream-service-time": None,
             "x-forwarded-for": "172.18.0.1",
-            "x-request-id": f"{rng.getrandbits(128):032x}",
+            "x-request-id": request_id or f"{rng.getrandbits(128):032x}",
         }
     )
 
 
-def istio_text_line(rng: random.Random, ts: datetime, outcome: str, duration: int) -> bytes:
+def istio_text_line(
+    rng: random.Random, ts: datetime, outcome: str, duration: int, request_id: str | None = None
+) -> bytes:
     code, flags, details, _, _ = OUTCOMES[outcome]
     host = '"envoy://connect_originate/10.244.2.33:9080"' if code < 400 else '"-"'
     return (
         f'[{_ms(ts)}] "GET /reviews/{rng.randrange(100)} HTTP/1.1" {code} {flags} {details} - "-" '
         f'0 {rng.randrange(0, 5000)} {duration} - "-" "python-requests/2.32.3" '
-        f'"{rng.getrandbits(128):032x}" "reviews:9080" {host} {ISTIO_CLUSTER} '
+        f'"{request_id or f"{rng.getrandbits(128):032x}"}" "reviews:9080" {host} {ISTIO_CLUSTER} '
         f"envoy://internal_client_address/ 10.96.120.7:9080 10.244.1.68:{rng.randrange(30000, 60000)} - {ISTIO_ROUTE}"
     ).encode()
 
@@ -376,6 +386,7 @@ def write_node_scenario(
 
     eg = _pod_log(root, EG_POD, truth, cri=cri, rotations=rotations, gzip_rotated=gzip_rotated)
     eg_events: list[tuple[datetime, Callable[[], bytes]]] = []
+    eg_requests: list[tuple[datetime, str]] = []
     for ts in _times(rng, envoy_requests, minutes, 0.0, 1000):
         route: str | None
         cluster: str | None
@@ -385,18 +396,33 @@ def write_node_scenario(
             route, cluster, outcome = None, None, "no_route"
         duration = rng.randrange(0, 2500) if rng.random() < 0.97 else rng.randrange(2500, 9999)
         truth.envoy(ts, route, cluster, outcome, duration)
-        eg_events.append((ts, partial(eg_json_line, rng, ts, route, cluster, outcome, duration)))
+        request_id = f"{rng.getrandbits(128):032x}"
+        truth.request_pods[request_id].add(EG_POD[1])
+        eg_requests.append((ts, request_id))
+        eg_events.append(
+            (ts, partial(eg_json_line, rng, ts, route, cluster, outcome, duration, request_id))
+        )
     writers.append((eg, eg_events))
 
     wp = _pod_log(
         root, WAYPOINT_POD, truth, cri=cri, rotations=rotations, gzip_rotated=gzip_rotated
     )
     wp_events: list[tuple[datetime, Callable[[], bytes]]] = []
+    forwarded: set[str] = set()
     for ts in _times(rng, waypoint_requests, minutes, 0.5, 1000):
         outcome = _bursty_outcome(rng, ISTIO_ROUTE, ts)
         duration = rng.randrange(0, 800)
         truth.envoy(ts, ISTIO_ROUTE, ISTIO_CLUSTER, outcome, duration)
-        wp_events.append((ts, partial(istio_text_line, rng, ts, outcome, duration)))
+        # half the waypoint's requests continue an ingress request that started just before
+        # (the ingress forwards x-request-id), the others come from inside the mesh
+        before = bisect.bisect_left(eg_requests, (ts, "")) - 1
+        if rng.random() < 0.5 and before >= 0 and eg_requests[before][1] not in forwarded:
+            request_id = eg_requests[before][1]
+            forwarded.add(request_id)
+        else:
+            request_id = f"{rng.getrandbits(128):032x}"
+        truth.request_pods[request_id].add(WAYPOINT_POD[1])
+        wp_events.append((ts, partial(istio_text_line, rng, ts, outcome, duration, request_id)))
     writers.append((wp, wp_events))
 
     zt = _pod_log(root, ZTUNNEL_POD, truth, cri=cri, rotations=rotations, gzip_rotated=gzip_rotated)

@@ -108,6 +108,7 @@ class AlertStage:
         # notifications produced without an outbox (backtests), oldest first
         self.unsent: list[Notification] = []
         self.dropped_unsent = 0
+        self._written = b""  # last state written by flush
         self._event_now = datetime(1970, 1, 1, tzinfo=UTC)  # lifecycle time in event-time mode
         self._restore()
 
@@ -173,7 +174,10 @@ class AlertStage:
             "lifecycle": self.lifecycle.dump(),
             "history": list(self._history.values()),
         }
-        write_atomically(self._state_path, orjson.dumps(state))
+        data = orjson.dumps(state)
+        if data != self._written:  # an idle daemon does not fsync the same state every second
+            write_atomically(self._state_path, data)
+            self._written = data
 
     def report(self) -> list[dict[str, Any]]:
         """Every alert that fired, oldest first: rule, labels, starts_at, ends_at (None while

@@ -14,7 +14,7 @@ SUBCOMMANDS: dict[str, str] = {
     "run": "logwatch.cli.run:run",
     "rules": "logwatch.cli.rules:rules",
     "silence": "logwatch.cli.silence:silence",
-    "demo": "logwatch.cli.demo:demo",
+    "demo": "logwatch.demo.run:demo",
 }
 
 

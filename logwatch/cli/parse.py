@@ -36,22 +36,36 @@ class Totals:
         )
 
 
-def read_whole_lines(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Yield chunks of ``stream`` that end at a newline (the last one may not)."""
+def read_whole_lines(
+    stream: IO[bytes], max_line_bytes: int, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[bytes]:
+    """Yield chunks of ``stream`` that end at a newline (the last one may not).
+
+    Memory stays bounded: a line longer than ``max_line_bytes`` is yielded cut to
+    ``max_line_bytes + 1`` bytes (so the decoder rejects it as too long, once) and the rest of
+    it is skipped up to its newline.
+    """
     carry = b""
+    skipping = False
     while True:
         block = stream.read(chunk_bytes)
         if not block:
-            if carry:
+            if carry and not skipping:
                 yield carry
             return
+        if skipping:
+            newline = block.find(b"\n")
+            if newline < 0:
+                continue
+            skipping, block = False, block[newline + 1 :]
         data = carry + block
         cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            carry = data
-            continue
         carry = data[cut:]
-        yield data[:cut]
+        if cut:
+            yield data[:cut]
+        if len(carry) > max_line_bytes:
+            yield carry[: max_line_bytes + 1] + b"\n"
+            carry, skipping = b"", True
 
 
 def _open(path: str) -> IO[bytes]:
@@ -79,7 +93,7 @@ def _parse_stream(
 ) -> None:
     decoder = StreamDecoder(file, options)
     out = sys.stdout.buffer
-    for data in read_whole_lines(stream):
+    for data in read_whole_lines(stream, options.max_line_bytes):
         _emit(decoder.feed(data), name, totals, out)
     _emit(decoder.finish(), name, totals, out)
     out.flush()

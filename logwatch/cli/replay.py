@@ -149,7 +149,12 @@ def replay(
         with open(out_path, "w", encoding="utf-8") as handle:
             handle.write(document)
     else:
-        click.echo(document, nl=False)
+        try:
+            click.echo(document, nl=False)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # the reader (`| head`) has gone: not an error; keep Python from complaining at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _render(report: object, output: str) -> str:

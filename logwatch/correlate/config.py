@@ -42,6 +42,6 @@ class CorrelationConfig(BaseModel):
     # Finalized hops kept for ``path_for`` (alert samples) after they were drained.
     recent_hops: int = Field(default=50_000, ge=0)
     # Finalized hops kept for ``drain_paths`` when nobody drains; oldest dropped and counted.
-    max_undrained_hops: int = Field(default=200_000, ge=0)
+    max_undrained_hops: int = Field(default=100_000, ge=0)
     # Keep ztunnel outbound <-> inbound pairs for ``drain_connection_pairs`` (audits, tests).
     keep_connection_pairs: bool = False

@@ -19,24 +19,24 @@ restart. Metrics and alerts never wait on a path, so nothing durable depends on 
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
-from logwatch.correlate.approx import pair_connections
 from logwatch.correlate.assemble import build_paths
 from logwatch.correlate.config import CorrelationConfig
+from logwatch.correlate.counting import count_step
 from logwatch.correlate.enrich import WorkloadDirectory
-from logwatch.correlate.finalize import JoinedHops, join_hops
+from logwatch.correlate.finalize import join_hops
 from logwatch.correlate.frames import CONN_SCHEMA, HOP_SCHEMA, conns_from_records, hops_from_records
 from logwatch.correlate.keys import MS, US
 from logwatch.correlate.l4 import exact_l4_joins
-from logwatch.correlate.l7 import path_counts
+from logwatch.correlate.outputs import Outputs
+from logwatch.correlate.pairing import pair_step
 from logwatch.correlate.path import RequestPath
 from logwatch.correlate.skew import ClockOffsets
-from logwatch.correlate.stats import CorrelationStats, OriginKey
+from logwatch.correlate.stats import CorrelationStats
 
 # Finalization scans all pending state, so it runs at most once per this much event time.
 _STEP_US = 1 * US
@@ -62,12 +62,7 @@ class Correlator:
         self._pending_conns = 0
         self._horizon_us: int | None = None
         self._last_step_us: int | None = None
-        self._undrained: deque[JoinedHops] = deque()
-        self._undrained_hops = 0
-        self._recent: deque[JoinedHops] = deque()
-        self._recent_hops = 0
-        self._hop_metrics: deque[pl.DataFrame] = deque()
-        self._pairs: list[pl.DataFrame] = []
+        self._outputs = Outputs(config, self.stats)
 
     # -- RecordStage -------------------------------------------------------------------
 
@@ -118,40 +113,47 @@ class Correlator:
 
     def drain_paths(self) -> list[RequestPath]:
         """Paths finalized since the last call, each once, in finalization order."""
-        paths: list[RequestPath] = []
-        while self._undrained:
-            step = self._undrained.popleft()
-            paths.extend(build_paths(step.hops, step.legs))
-        self._undrained_hops = 0
-        return paths
+        return self._outputs.drain_paths()
+
+    def drain_path_frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Like ``drain_paths`` but columnar, for bulk consumers: (hops, legs) frames; hops
+        carry ``path_key``/``hop_index``, legs ``hop_id`` plus the ztunnel line's fields."""
+        return self._outputs.drain_path_frames()
 
     def drain_hop_metrics(self) -> pl.DataFrame:
-        """Finalized hops since the last call, for per-hop metrics.
-
-        Columns: role, pod, namespace, route_name, upstream_cluster, duration_ms,
-        added_latency_ms, signals, hop_index.
-        """
-        frames = list(self._hop_metrics)
-        self._hop_metrics.clear()
-        if not frames:
-            return pl.DataFrame(schema=_HOP_METRIC_SCHEMA)
-        return pl.concat(frames)
+        """Finalized hops since the last call, for per-hop metrics. Columns: role, pod,
+        namespace, route_name, upstream_cluster, duration_ms, added_latency_ms, signals,
+        hop_index."""
+        return self._outputs.drain_hop_metrics()
 
     def drain_connection_pairs(self) -> pl.DataFrame:
         """ztunnel outbound <-> inbound pairs made since the last call (only when
         ``keep_connection_pairs``): outbound_file, outbound_lineno, inbound_file,
         inbound_lineno, confidence."""
-        frames, self._pairs = self._pairs, []
-        if not frames:
-            return pl.DataFrame(schema=_PAIR_SCHEMA)
-        return pl.concat(frames)
+        return self._outputs.drain_pairs()
+
+    def state_size(self) -> tuple[int, int]:
+        """(entries, bytes) held: pending hops and connections plus workload directory
+        entries; bytes are polars' estimate of the frames and output buffers plus a
+        ``sys.getsizeof`` walk of the directory."""
+        self._consolidate()
+        entries = self._hops.height + self._conns.height + len(self._directory)
+        size = int(self._hops.estimated_size() + self._conns.estimated_size())
+        size += self._directory.estimated_bytes() + self._outputs.estimated_bytes()
+        return entries, size
 
     def finish(self) -> list[RequestPath]:
-        """End of input: finalize every open path and expire every connection."""
+        """End of input: finalize every open path, expire every connection, and return the
+        paths not drained yet."""
+        self.finalize_all()
+        return self.drain_paths()
+
+    def finalize_all(self) -> None:
+        """Finalize every open path and expire every connection, leaving the results in the
+        output buffers (for ``drain_path_frames``)."""
         if self._config.enabled:
             self._advance(None)
             self._update_gauges()
-        return self.drain_paths()
 
     def summary(self) -> dict[str, Any]:
         """The report's ``hops`` section (over finalized paths: call ``finish`` first)."""
@@ -160,11 +162,9 @@ class Correlator:
     def path_for(self, request_id: str) -> RequestPath | None:
         """The most recent path of ``request_id``: finalized if still remembered, else the
         provisional one from pending hops (no ztunnel legs yet); None when unknown."""
-        for step in reversed(self._recent):
-            hops = step.hops.filter(pl.col("path_key") == request_id)
-            if hops.height:
-                legs = step.legs.filter(pl.col("hop_id").is_in(hops["id"].implode()))
-                return build_paths(hops, legs)[0]
+        recent = self._outputs.recent_path(request_id)
+        if recent is not None:
+            return recent
         self._consolidate()
         pending = self._hops.filter(pl.col("path_key") == request_id)
         if pending.height == 0:
@@ -236,116 +236,14 @@ class Correlator:
             & ~pl.col("upstream_local_address").str.starts_with("envoy://")
         ).height
         self.stats.unmatched["l4"] += l4_candidates - l4.height
-        self._count(joined, l4)
-        self._keep(joined)
+        count_step(self.stats, joined, l4)
+        self._outputs.keep(joined)
 
     def _pair(self, which: pl.Expr) -> None:
         """Pair outbound connections selected by ``which`` with their inbound side."""
-        conns = self._conns
-        outbound = conns.filter((pl.col("direction") == "outbound") & ~pl.col("pair_done") & which)
-        if outbound.height == 0:
-            return
-        inbound = conns.filter((pl.col("direction") == "inbound") & pl.col("peer_id").is_null())
-        pairs = pair_connections(outbound, inbound, self._config, self._offsets.frame())
-        accepted = pairs.filter("accepted")
-        learned = len(self._offsets.frame())
-        self._offsets.learn(_offset_samples(accepted, conns))
-        if len(self._offsets.frame()) > learned and pairs.height > accepted.height:
-            # New node offsets make the ambiguous rest comparable: one more pass for them.
-            paired = accepted["left_id"].implode()
-            taken = accepted["right_id"].implode()
-            retry = pair_connections(
-                outbound.filter(~pl.col("id").is_in(paired)),
-                inbound.filter(~pl.col("id").is_in(taken)),
-                self._config,
-                self._offsets.frame(),
-            )
-            pairs = pl.concat([accepted, retry])
-            accepted = pairs.filter("accepted")
-        self.stats.joins["ztunnel_pair"] += accepted.height
-        self.stats.ambiguous["ztunnel_pair"] += pairs.height - accepted.height
-        links = pl.concat(
-            [
-                accepted.select(
-                    pl.col("left_id").alias("id"), pl.col("right_id").alias("_peer"), "confidence"
-                ),
-                accepted.select(
-                    pl.col("right_id").alias("id"), pl.col("left_id").alias("_peer"), "confidence"
-                ),
-            ]
+        self._conns = pair_step(
+            self._conns, which, self._config, self._offsets, self.stats, self._outputs
         )
-        if self._config.keep_connection_pairs:
-            self._pairs.append(_pair_lines(accepted, conns))
-        done = outbound["id"].implode()
-        self._conns = (
-            conns.join(links, on="id", how="left")
-            .with_columns(
-                pl.coalesce("peer_id", "_peer").alias("peer_id"),
-                pl.coalesce("peer_confidence", "confidence").alias("peer_confidence"),
-                (pl.col("pair_done") | pl.col("id").is_in(done)).alias("pair_done"),
-                (pl.col("joined") | pl.col("_peer").is_not_null()).alias("joined"),
-            )
-            .drop("_peer", "confidence")
-        )
-
-    def _count(self, joined: JoinedHops, l4: pl.DataFrame) -> None:
-        stats = self.stats
-        hops = joined.hops
-        paths, requests, multi = path_counts(hops)
-        stats.hops += hops.height
-        stats.paths += paths
-        stats.requests += requests
-        stats.multi_hop += multi
-        stats.l4_joined += l4.height
-        stats.joins["l4_exact"] += l4.height
-        stats.ambiguous["l4_exact"] += l4.filter(pl.col("candidates") > 1).height
-        stats.joins["x_request_id"] += hops.filter(pl.col("hop_index") > 0).height
-        for kind, count in (
-            joined.legs.filter(pl.col("join") != "ztunnel_pair")["join"].value_counts().iter_rows()
-        ):
-            if kind != "l4_exact":
-                stats.joins[kind] += count
-        stats.ambiguous["waypoint_downstream"] += joined.downstream_rejected
-        stats.ambiguous["waypoint_inbound"] += joined.inbound_rejected
-        downstream_ids = joined.legs.filter(pl.col("join") == "waypoint_downstream")["hop_id"]
-        stats.unmatched["waypoint_downstream"] += hops.filter(
-            (pl.col("role") == "waypoint") & ~pl.col("id").is_in(downstream_ids.implode())
-        ).height
-        failing = hops.filter(pl.col("signals").list.len() > 0)["path_key"].unique()
-        if failing.len():
-            in_failing = pl.col("path_key").is_in(failing.implode())
-            failing_hops = hops.filter(in_failing)
-            legs = joined.legs.filter(pl.col("hop_id").is_in(failing_hops["id"].implode()))
-            for path in build_paths(failing_hops, legs):
-                if path.origin is not None:
-                    origin = path.origin
-                    key = OriginKey(
-                        origin.role or "unknown", origin.pod or "unknown", origin.signal
-                    )
-                    stats.failures_by_origin[key] += 1
-
-    def _keep(self, joined: JoinedHops) -> None:
-        config = self._config
-        self._hop_metrics.append(
-            joined.hops.select(_HOP_METRIC_COLUMNS).rename({"proxy_workload": "pod"})
-        )
-        self._undrained.append(joined)
-        self._undrained_hops += joined.hops.height
-        while self._undrained_hops > config.max_undrained_hops and self._undrained:
-            dropped = self._undrained.popleft()
-            self._undrained_hops -= dropped.hops.height
-            self.stats.evictions["undrained_hops"] += dropped.hops.height
-        while (
-            len(self._hop_metrics) > 1
-            and sum(f.height for f in self._hop_metrics) > config.max_undrained_hops
-        ):
-            self._hop_metrics.popleft()
-        self._recent.append(joined)
-        self._recent_hops += joined.hops.height
-        while (
-            self._recent and self._recent_hops - self._recent[0].hops.height >= config.recent_hops
-        ):
-            self._recent_hops -= self._recent.popleft().hops.height
 
     def _enforce_limits(self) -> None:
         half = self._config.max_pending_entries // 2
@@ -373,65 +271,6 @@ class Correlator:
         self.stats.pending_hops = self._pending_hops
         self.stats.pending_connections = self._pending_conns
         self.stats.workloads_known = len(self._directory)
-
-
-_HOP_METRIC_COLUMNS = (
-    "role",
-    "proxy_workload",
-    "namespace",
-    "route_name",
-    "upstream_cluster",
-    "duration_ms",
-    "added_latency_ms",
-    "signals",
-    "hop_index",
-)
-_HOP_METRIC_SCHEMA: dict[str, pl.DataType] = {
-    "role": pl.String(),
-    "pod": pl.String(),
-    "namespace": pl.String(),
-    "route_name": pl.String(),
-    "upstream_cluster": pl.String(),
-    "duration_ms": pl.Int64(),
-    "added_latency_ms": pl.Int64(),
-    "signals": pl.List(pl.String()),
-    "hop_index": pl.Int64(),
-}
-
-
-_PAIR_SCHEMA: dict[str, pl.DataType] = {
-    "outbound_file": pl.String(),
-    "outbound_lineno": pl.Int64(),
-    "inbound_file": pl.String(),
-    "inbound_lineno": pl.Int64(),
-    "confidence": pl.Float64(),
-}
-
-
-def _offset_samples(accepted: pl.DataFrame, conns: pl.DataFrame) -> pl.DataFrame:
-    """Clock offset samples of unambiguous pairs: (outbound file, inbound file, offset)."""
-    files = conns.select("id", "file")
-    return (
-        accepted.filter(pl.col("candidates") == 1)
-        .join(files.rename({"id": "left_id"}), on="left_id")
-        .join(files.rename({"id": "right_id", "file": "file_r"}), on="right_id")
-        .select("file", "file_r", "offset_us")
-    )
-
-
-def _pair_lines(pairs: pl.DataFrame, conns: pl.DataFrame) -> pl.DataFrame:
-    where = conns.select("id", "file", "lineno")
-    return (
-        pairs.join(where.rename({"id": "left_id"}), on="left_id")
-        .join(where.rename({"id": "right_id"}), on="right_id", suffix="_in")
-        .select(
-            pl.col("file").alias("outbound_file"),
-            pl.col("lineno").alias("outbound_lineno"),
-            pl.col("file_in").alias("inbound_file"),
-            pl.col("lineno_in").alias("inbound_lineno"),
-            "confidence",
-        )
-    )
 
 
 def _no_l4() -> pl.DataFrame:

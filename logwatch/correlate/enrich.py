@@ -8,6 +8,7 @@ The directory is bounded by ``max_entries``: the least recently seen IPs go firs
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import polars as pl
@@ -93,6 +94,13 @@ class WorkloadDirectory:
             del self._entries[ip]
         if stale:
             self._frame = None
+
+    def estimated_bytes(self) -> int:
+        """Approximate heap of the map (``sys.getsizeof`` of dict, keys and entry tuples)."""
+        total = sys.getsizeof(self._entries)
+        for ip, entry in self._entries.items():
+            total += sys.getsizeof(ip) + sys.getsizeof(entry) + sum(map(sys.getsizeof, entry))
+        return total
 
     def lookup(self, ip: str, at_us: int) -> Workload | None:
         entry = self._entries.get(ip)

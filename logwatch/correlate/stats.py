@@ -44,9 +44,11 @@ class CorrelationStats:
     # ztunnel_outbound / ztunnel_inbound: connections expired without joining anything.
     unmatched: Counter[str] = field(default_factory=Counter)
     failures_by_origin: Counter[OriginKey] = field(default_factory=Counter)
-    # paths: finalized early for max_pending_entries; connections: dropped for it;
-    # undrained_hops: finalized hops dropped because nobody drained them.
+    # paths: finalized early for max_pending_entries; connections: dropped for it.
     evictions: Counter[str] = field(default_factory=Counter)
+    # finalized hops dropped from the output buffer because nobody drained paths (a replay
+    # without --paths); their joins and counts above are complete.
+    undrained_hops_dropped: int = 0
     late_records: int = 0
     connections: int = 0
     connections_opened_ignored: int = 0

@@ -68,6 +68,16 @@ class Incidents:
     rate_limited_share: float = 0.6
     overflow_share: float = 0.7
 
+    @classmethod
+    def scaled(cls, duration_s: float) -> Incidents:
+        """The default timeline (made for a one-minute run) stretched to ``duration_s``."""
+        base = cls()
+        k = duration_s / 60.0
+        return cls(
+            rate_limit=(base.rate_limit[0] * k, base.rate_limit[1] * k),
+            circuit_breaker=(base.circuit_breaker[0] * k, base.circuit_breaker[1] * k),
+        )
+
 
 @dataclass
 class _Connection:

@@ -151,7 +151,10 @@ def setup_metrics(
         readers.append(AugmentedPrometheusReader(registry, augment))
     if otlp is not None:
         readers.append(otlp_reader(otlp, augment))
-        log.info("exporting metrics over OTLP to %s", otlp.endpoint)
+        log.info(
+            "metrics OTLP export started",
+            extra={"endpoint": otlp.endpoint, "interval_s": otlp.export_interval_s},
+        )
     provider = MeterProvider(
         metric_readers=readers,
         resource=resource,
@@ -171,7 +174,10 @@ def setup_metrics(
             endpoint = PrometheusEndpoint(
                 registry, config.prometheus.host, config.prometheus.port, config.prometheus.path
             )
-            log.info("serving metrics on %s", endpoint.url)
+            log.info(
+                "metrics endpoint started",
+                extra={"url": endpoint.url, "port": endpoint.address[1]},
+            )
     except BaseException:
         provider.shutdown()
         raise

@@ -30,6 +30,21 @@ from logwatch.report.model import (
 )
 
 _MINUTE = pl.col("ts").dt.truncate("1m").alias("minute")
+# The record columns the report reads; buffered batches keep only these (a zero-copy
+# projection), so the wide text columns of pending rows are released at once.
+_USED_COLUMNS = (
+    "kind",
+    "ts",
+    "signals",
+    "response_flags",
+    "response_code",
+    "route_name",
+    "upstream_cluster",
+    "duration_ms",
+    "message",
+    "error",
+    "error_class",
+)
 _COUNTS = ("requests", "rate_limited", "circuit_breaker", "status_5xx")
 # name -> (group keys, summed value columns) of each partial aggregate
 _PARTIAL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -107,7 +122,7 @@ class ReportStage:
         self._last: datetime | None = None
 
     def on_records(self, records: pl.DataFrame) -> None:
-        self._pending.append(records)
+        self._pending.append(records.select(_USED_COLUMNS))
         self._pending_rows += records.height
         if self._pending_rows >= self._batch_rows:
             self._reduce_pending()

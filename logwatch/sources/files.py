@@ -51,7 +51,14 @@ class ReplayStream:
 
 
 def _walk(directory: Path) -> Iterator[Path]:
+    """Files under ``directory``, following directory symlinks but never into a cycle."""
+    visited: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(directory, followlinks=True):
+        here = os.stat(root)
+        if (here.st_dev, here.st_ino) in visited:
+            dirs.clear()
+            continue
+        visited.add((here.st_dev, here.st_ino))
         dirs.sort()
         for name in sorted(files):
             yield Path(root) / name

@@ -14,7 +14,7 @@ def test_flood_of_unique_request_ids_stays_bounded_and_counts_evictions() -> Non
     config = CorrelationConfig(max_pending_entries=1000, max_undrained_hops=5000)
     correlator = Correlator(config)
     fed = 0
-    for step in range(40):
+    for step in range(20):
         rows = [
             envoy(step + i / 1000, f"flood-{step}-{i}", lineno=fed + i + 1) for i in range(500)
         ]
@@ -24,9 +24,10 @@ def test_flood_of_unique_request_ids_stays_bounded_and_counts_evictions() -> Non
         assert correlator.stats.pending_hops <= 1000
     assert correlator.stats.evictions["paths"] >= fed - 1000
     drained = len(correlator.drain_paths())
-    assert correlator.stats.evictions["undrained_hops"] == fed - 1000 - drained
+    assert correlator.stats.undrained_hops_dropped == fed - 1000 - drained
     assert drained <= 5000
-    assert len(correlator.finish()) == 1000 - correlator.stats.pending_hops + 0 or True
+    correlator.finish()
+    assert correlator.stats.pending_hops == 0
     assert correlator.stats.hops == fed  # every hop finalized exactly once, none dropped silently
 
 

@@ -124,3 +124,23 @@ def test_every_dashboard_query_returns_data_from_prometheus(
         if not body["data"]["result"]:
             empty.append(expr)
     assert not empty, empty
+
+
+def test_dashboard_is_importable_grafana_json() -> None:
+    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    variables = {variable["name"] for variable in dashboard["templating"]["list"]}
+    assert {"datasource", "role"} <= variables
+    titles = set()
+    for panel in dashboard["panels"]:
+        assert {"h", "w", "x", "y"} <= panel["gridPos"].keys()
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        if panel["type"] == "row":
+            continue
+        titles.add(panel["title"].lower())
+        assert panel["datasource"]["uid"] == "${datasource}"
+        assert all(target["refId"] for target in panel["targets"])
+    # The views the dashboard exists for.
+    for topic in ("rate-limited", "circuit-breaker", "5xx by hop", "failure origins", "denials"):
+        assert any(topic in title for title in titles), topic

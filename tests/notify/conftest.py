@@ -99,13 +99,20 @@ def free_port() -> int:
 
 
 class RealAlertmanager:
-    def __init__(self, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    def __init__(
+        self,
+        url: str,
+        process: subprocess.Popen[bytes],
+        log: Path,
+        auth: tuple[str, str] | None = None,
+    ) -> None:
         self.url = url
         self.process = process
         self.log = log
+        self.auth = auth
 
     def alerts(self, **params: str) -> list[dict[str, Any]]:
-        reply = httpx.get(f"{self.url}/api/v2/alerts", params=params, timeout=5)
+        reply = httpx.get(f"{self.url}/api/v2/alerts", params=params, auth=self.auth, timeout=5)
         reply.raise_for_status()
         result: list[dict[str, Any]] = reply.json()
         return result
@@ -118,7 +125,10 @@ def alertmanager_factory(tmp_path: Path) -> Iterator[Callable[[str], RealAlertma
     started: list[RealAlertmanager] = []
 
     def start(
-        receivers_yaml: str = '  - name: "null"\n', route_yaml: str = "", port: int | None = None
+        receivers_yaml: str = '  - name: "null"\n',
+        route_yaml: str = "",
+        port: int | None = None,
+        basic_auth: tuple[str, str, str] | None = None,  # user, password, its bcrypt hash
     ) -> RealAlertmanager:
         base = tmp_path / f"am{len(started)}"
         base.mkdir()
@@ -126,6 +136,11 @@ def alertmanager_factory(tmp_path: Path) -> Iterator[Callable[[str], RealAlertma
         config.write_text(
             'route:\n  receiver: "null"\n' + route_yaml + "receivers:\n" + receivers_yaml
         )
+        extra_args = []
+        if basic_auth is not None:
+            web = base / "web.yml"
+            web.write_text(f"basic_auth_users:\n  {basic_auth[0]}: '{basic_auth[2]}'\n")
+            extra_args.append(f"--web.config.file={web}")
         port = port or free_port()
         log = base / "alertmanager.log"
         with log.open("wb") as log_file:
@@ -136,16 +151,18 @@ def alertmanager_factory(tmp_path: Path) -> Iterator[Callable[[str], RealAlertma
                     f"--web.listen-address=127.0.0.1:{port}",
                     "--cluster.listen-address=",
                     f"--storage.path={base / 'data'}",
+                    *extra_args,
                 ],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
-        am = RealAlertmanager(f"http://127.0.0.1:{port}", process, log)
+        auth = (basic_auth[0], basic_auth[1]) if basic_auth else None
+        am = RealAlertmanager(f"http://127.0.0.1:{port}", process, log, auth)
         started.append(am)
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(f"{am.url}/-/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{am.url}/-/ready", auth=auth, timeout=1).status_code == 200:
                     return am
             except httpx.HTTPError:
                 pass

@@ -148,3 +148,41 @@ async def test_alertmanager_down_then_up_delivers_once(
         await wait_until(lambda: stats.alert_deliveries["am"] == 1, timeout_s=10)
         assert [a["labels"]["route"] for a in replacement.alerts()] == ["default/route-3"]
     assert stats.alert_dead_letters["am"] == 0
+
+
+# password "am-basic-pw-4412", bcrypt cost 4 (fast to check)
+AM_USER = "logwatch"
+AM_PASSWORD = "am-basic-pw-4412"
+AM_HASH = "$2b$04$/KTLHf/4Yq25JQyMW9aqw.66wjZeSxs/r5zp6irzUNbrxXSd9tB7W"
+
+
+async def test_basic_auth_delivers_and_a_wrong_password_is_dead_lettered(
+    alertmanager_factory: Callable[..., RealAlertmanager],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    am = alertmanager_factory(basic_auth=(AM_USER, AM_PASSWORD, AM_HASH))
+    monkeypatch.setenv("LW_AM_GOOD", AM_PASSWORD)
+    monkeypatch.setenv("LW_AM_BAD", "not-the-password-981")
+    config = NotifiersConfig.model_validate(
+        {
+            "receivers": [
+                {"name": "am", "type": "alertmanager", "url": am.url,
+                 "basic_auth": {"username": AM_USER, "password": {"env": "LW_AM_GOOD"}}},
+                {"name": "am-wrong", "type": "alertmanager", "url": am.url,
+                 "basic_auth": {"username": AM_USER, "password": {"env": "LW_AM_BAD"}}},
+            ]
+        }
+    )  # fmt: skip
+    stats = DaemonStats()
+    now = datetime.now(UTC)
+    async with notification_delivery(config, tmp_path, stats) as dispatcher:
+        dispatcher.submit(make_notification(make_alert(1, starts_at=now), receiver="am"))
+        dispatcher.submit(make_notification(make_alert(2, starts_at=now), receiver="am-wrong"))
+        await wait_until(
+            lambda: stats.alert_deliveries["am"] == 1 and stats.alert_dead_letters["am-wrong"] == 1
+        )
+    assert [a["labels"]["route"] for a in am.alerts()] == ["default/route-1"]
+    assert "HTTP 401" in caplog.text
+    assert AM_PASSWORD not in caplog.text and "not-the-password-981" not in caplog.text

@@ -53,8 +53,8 @@ def _texts(value: object) -> list[str]:
     return []
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(alerts(), min_size=1, max_size=60))
+@settings(max_examples=60, deadline=None)
+@given(st.lists(alerts(), min_size=1, max_size=50))
 def test_slack_messages_are_valid_and_never_mention(items: list[Alert]) -> None:
     message = build_message(make_notification(*items))
     assert validate_slack(message) == []
@@ -65,7 +65,7 @@ def test_slack_messages_are_valid_and_never_mention(items: list[Alert]) -> None:
         assert "&" not in stripped
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(alerts(), min_size=1, max_size=5), st.none() | times)
 def test_codec_round_trip(items: list[Alert], created_at: datetime | None) -> None:
     note = make_notification(*items)

@@ -89,3 +89,16 @@ def test_custom_start_time_format_and_truncated_header() -> None:
 def test_format_without_start_time_is_refused() -> None:
     with pytest.raises(BadFormat):
         compile_format("%REQ(:PATH)% %RESPONSE_CODE%")
+
+
+def test_reader_bounds_memory_on_an_endless_line() -> None:
+    import io
+
+    from logwatch.cli.parse import read_whole_lines
+
+    data = b"a\n" + b"x" * 5000 + b"\nb\n" + b"y" * 3000
+    pieces = list(read_whole_lines(io.BytesIO(data), max_line_bytes=100, chunk_bytes=64))
+    lines = b"".join(pieces).split(b"\n")
+    assert lines[0] == b"a" and lines[1] == b"x" * 101 and lines[2] == b"b"
+    assert lines[3] == b"y" * 101 and max(len(p) for p in pieces) < 400
+    assert len(lines) == 5 and lines[4] == b""

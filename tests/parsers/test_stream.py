@@ -111,7 +111,13 @@ def _fixture_lines() -> list[bytes]:
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(["raw", "stdout", "stderr", "kubectl"])), min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.sampled_from(["raw", "stdout", "stderr", "kubectl"])),
+        min_size=1,
+        max_size=60,
+    )
+)
 def test_batch_and_per_line_agree_under_any_envelope_mix(picks: list[tuple[int, str]]) -> None:
     pool = _fixture_lines()
     lines = []
@@ -123,10 +129,14 @@ def test_batch_and_per_line_agree_under_any_envelope_mix(picks: list[tuple[int, 
             lines.append(b"2025-07-18T03:33:20.1Z " + payload)
         else:
             lines.append(b"2025-07-18T03:33:20.116830544Z " + envelope.encode() + b" F " + payload)
-    decoder = StreamDecoder("/var/log/containers/waypoint-1_default_istio-proxy-" + "b" * 64 + ".log")
+    decoder = StreamDecoder(
+        "/var/log/containers/waypoint-1_default_istio-proxy-" + "b" * 64 + ".log"
+    )
     chunk = decoder.feed(b"\n".join(lines) + b"\n")
     batch = frame_records(chunk.records)
-    single = [parse_line(line, file=decoder_file_k8s(), lineno=n) for n, line in enumerate(lines, 1)]
+    single = [
+        parse_line(line, file=decoder_file_k8s(), lineno=n) for n, line in enumerate(lines, 1)
+    ]
     assert batch == [r for r in single if isinstance(r, Record)]
     assert chunk.ignored + len(chunk.rejections) + len(batch) == len(lines)
 
@@ -138,7 +148,14 @@ def decoder_file_k8s() -> str:
 def test_marker_inside_content_falls_back_to_the_exact_split() -> None:
     line = (FIXTURES / "envoy-gateway.jsonl").read_bytes().splitlines()[0]
     odd = line.replace(b"Firefox/128.0", b"agent stdout F x")
-    data = b"2025-07-18T03:33:20.1Z stdout F " + odd + b"\n" + b"2025-07-18T03:33:20.2Z stdout F " + line + b"\n"
+    data = (
+        b"2025-07-18T03:33:20.1Z stdout F "
+        + odd
+        + b"\n"
+        + b"2025-07-18T03:33:20.2Z stdout F "
+        + line
+        + b"\n"
+    )
     records = frame_records(StreamDecoder(None).feed(data).records)
     assert [r.user_agent for r in records] == [
         "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 agent stdout F x",
@@ -160,5 +177,10 @@ def test_odd_lines_are_cut_out_and_the_rest_stays_on_the_batch_path() -> None:
     assert all(data[offset : offset + len(raw)] == raw for _, raw, offset in plan.slow)
     chunk = StreamDecoder(None).feed(data)
     assert chunk.records.height == 23 * 5
-    assert [r.reason for r in chunk.rejections] == ["invalid-utf8", "nul-byte", "unknown-format", "unknown-format"]
+    assert [r.reason for r in chunk.rejections] == [
+        "invalid-utf8",
+        "nul-byte",
+        "unknown-format",
+        "unknown-format",
+    ]
     assert [r.lineno for r in chunk.rejections] == [24, 48, 72, 96]

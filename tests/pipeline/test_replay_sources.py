@@ -204,3 +204,11 @@ def test_merge_of_two_files_feeds_event_time_to_the_pipeline(tmp_path: Path) -> 
         seen += chunk.records["ts"].to_list()
     assert seen == [START + timedelta(seconds=s) for s in range(600)]
     assert all(t.tzinfo is not None and t.utcoffset() == UTC.utcoffset(None) for t in seen[:1])
+
+
+def test_directory_symlink_cycles_are_walked_once(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.log").write_bytes(eg(1)[1] + b"\n")
+    (tmp_path / "a" / "loop").symlink_to(tmp_path)  # a -> loop -> tmp_path -> a ...
+    streams = discover_streams([str(tmp_path)])
+    assert [s.parts for s in streams] == [(str(tmp_path / "a" / "x.log"),)]

@@ -74,9 +74,10 @@ class OpenFile:
         if size != self.size:
             self.last_growth = time.monotonic()
         # a file only grows while it is the same content: shrinking, or first bytes that
-        # changed (copytruncate followed by fast writes), means it was truncated
+        # changed (copytruncate followed by fast writes, even to the same size), means it was
+        # truncated; the first bytes are re-read every time (one small pread per poll)
         truncated = size < self.size or size < self.offset
-        if not truncated and size != self.size and self.prefix:
+        if not truncated and self.offset > 0 and self.prefix:
             head = os.pread(self.fd, FINGERPRINT_BYTES, 0)
             truncated = not head.startswith(self.prefix)
             if not truncated and len(head) > len(self.prefix):

@@ -113,17 +113,30 @@ class Tailer:
                 follower.check_path(self._stats)  # marks it missing
         if not self.started:
             self.started = True
-            for position in self._resume.values():
-                log.info(
-                    "checkpointed file no longer followed",
-                    extra={
-                        "key": position.key,
-                        "unread_bytes": max(0, position.size - position.offset),
-                    },
-                )
-                announcements.append(_forget(position))
-            self._resume.clear()
+            announcements.extend(self._leftover_positions())
         self._stats.files_followed = len(self._followers)
+        return announcements
+
+    def _leftover_positions(self) -> list[FileChunk]:
+        """Checkpointed files whose key the globs did not list. A key that is gone (rotated
+        away and not yet recreated, or its pod deleted) still has its rotated file read to the
+        end; a key that exists but is no longer selected is forgotten."""
+        announcements: list[FileChunk] = []
+        for position in list(self._resume.values()):
+            if not os.path.exists(position.key):
+                opened = self._start(position.key)
+                if opened is not None:
+                    announcements.append(opened)
+                    continue
+            log.info(
+                "checkpointed file no longer followed",
+                extra={
+                    "key": position.key,
+                    "unread_bytes": max(0, position.size - position.offset),
+                },
+            )
+            announcements.append(_forget(position))
+        self._resume.clear()
         return announcements
 
     def _start(self, key: str) -> FileChunk | None:

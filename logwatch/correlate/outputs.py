@@ -1,0 +1,131 @@
+"""What finalization produces, buffered until read: paths, per-hop metrics, ztunnel pairs.
+
+Everything stays columnar until a reader asks: ``drain_paths`` builds objects, the others
+hand out frames. Each buffer is bounded (``max_undrained_hops``); a reader that never drains
+(a replay without ``--paths``) loses only the oldest buffered output, counted in
+``CorrelationStats.undrained_hops_dropped``, never any join or count. A separate bounded
+window of recent steps (``recent_hops``) serves ``recent_path`` for alert samples.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import polars as pl
+
+from logwatch.correlate.assemble import build_paths
+from logwatch.correlate.config import CorrelationConfig
+from logwatch.correlate.finalize import JoinedHops
+from logwatch.correlate.path import RequestPath
+from logwatch.correlate.stats import CorrelationStats
+
+HOP_METRIC_COLUMNS = (
+    "role",
+    "proxy_workload",
+    "namespace",
+    "route_name",
+    "upstream_cluster",
+    "duration_ms",
+    "added_latency_ms",
+    "signals",
+    "hop_index",
+)
+HOP_METRIC_SCHEMA: dict[str, pl.DataType] = {
+    "role": pl.String(),
+    "pod": pl.String(),
+    "namespace": pl.String(),
+    "route_name": pl.String(),
+    "upstream_cluster": pl.String(),
+    "duration_ms": pl.Int64(),
+    "added_latency_ms": pl.Int64(),
+    "signals": pl.List(pl.String()),
+    "hop_index": pl.Int64(),
+}
+PAIR_SCHEMA: dict[str, pl.DataType] = {
+    "outbound_file": pl.String(),
+    "outbound_lineno": pl.Int64(),
+    "inbound_file": pl.String(),
+    "inbound_lineno": pl.Int64(),
+    "confidence": pl.Float64(),
+}
+
+
+class Outputs:
+    def __init__(self, config: CorrelationConfig, stats: CorrelationStats) -> None:
+        self._config = config
+        self._stats = stats
+        self._undrained: deque[JoinedHops] = deque()
+        self._undrained_hops = 0
+        self._recent: deque[JoinedHops] = deque()
+        self._recent_hops = 0
+        self._hop_metrics: deque[pl.DataFrame] = deque()
+        self._hop_metric_rows = 0
+        self._pairs: list[pl.DataFrame] = []
+
+    def keep(self, joined: JoinedHops) -> None:
+        limit = self._config.max_undrained_hops
+        metrics = joined.hops.select(HOP_METRIC_COLUMNS).rename({"proxy_workload": "pod"})
+        self._hop_metrics.append(metrics)
+        self._hop_metric_rows += metrics.height
+        while self._hop_metric_rows > limit and self._hop_metrics:
+            self._hop_metric_rows -= self._hop_metrics.popleft().height
+        self._undrained.append(joined)
+        self._undrained_hops += joined.hops.height
+        while self._undrained_hops > limit and self._undrained:
+            dropped = self._undrained.popleft()
+            self._undrained_hops -= dropped.hops.height
+            self._stats.undrained_hops_dropped += dropped.hops.height
+        self._recent.append(joined)
+        self._recent_hops += joined.hops.height
+        while self._recent and self._recent_hops - self._recent[0].hops.height >= (
+            self._config.recent_hops
+        ):
+            self._recent_hops -= self._recent.popleft().hops.height
+
+    def keep_pairs(self, pairs: pl.DataFrame) -> None:
+        self._pairs.append(pairs)
+
+    def drain_paths(self) -> list[RequestPath]:
+        paths: list[RequestPath] = []
+        while self._undrained:
+            step = self._undrained.popleft()
+            paths.extend(build_paths(step.hops, step.legs))
+        self._undrained_hops = 0
+        return paths
+
+    def drain_path_frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        steps = list(self._undrained)
+        self._undrained.clear()
+        self._undrained_hops = 0
+        if not steps:
+            return pl.DataFrame(), pl.DataFrame()
+        return pl.concat([s.hops for s in steps]), pl.concat([s.legs for s in steps])
+
+    def drain_hop_metrics(self) -> pl.DataFrame:
+        frames = list(self._hop_metrics)
+        self._hop_metrics.clear()
+        self._hop_metric_rows = 0
+        if not frames:
+            return pl.DataFrame(schema=HOP_METRIC_SCHEMA)
+        return pl.concat(frames)
+
+    def drain_pairs(self) -> pl.DataFrame:
+        frames, self._pairs = self._pairs, []
+        if not frames:
+            return pl.DataFrame(schema=PAIR_SCHEMA)
+        return pl.concat(frames)
+
+    def recent_path(self, request_id: str) -> RequestPath | None:
+        for step in reversed(self._recent):
+            hops = step.hops.filter(pl.col("path_key") == request_id)
+            if hops.height:
+                legs = step.legs.filter(pl.col("hop_id").is_in(hops["id"].implode()))
+                return build_paths(hops, legs)[0]
+        return None
+
+    def estimated_bytes(self) -> int:
+        """Heap held by the buffers (polars' estimate; recent and undrained share frames)."""
+        steps = {id(s): s for s in (*self._undrained, *self._recent)}
+        total = sum(int(s.hops.estimated_size() + s.legs.estimated_size()) for s in steps.values())
+        total += sum(int(f.estimated_size()) for f in self._hop_metrics)
+        return total + sum(int(f.estimated_size()) for f in self._pairs)

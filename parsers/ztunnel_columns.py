@@ -1,0 +1,114 @@
+"""ztunnel text access lines, column-wise: canonical field order only (the per-line path
+handles any other order, escapes, unquoted 1.22 errors)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from parsers.columns import (
+    DIGITS,
+    TIME_FORMAT,
+    UTC_TIME,
+    ColumnContext,
+    base_columns,
+    distinct,
+    finish,
+    lookup,
+    none_if_null_key,
+)
+from parsers.flags import ztunnel_signals
+from parsers.ztunnel_errors import classify_error
+from parsers.ztunnel_record import LEVELS, ZTUNNEL_STRING_FIELDS
+
+# Canonical ztunnel field order (metrics.rs); any other order or key takes the per-line path.
+_ZTUNNEL_KEYS: tuple[str, ...] = (
+    "src.addr", "src.workload", "src.namespace", "src.identity", "src.cluster",
+    "dst.addr", "dst.hbone_addr", "dst.service", "dst.workload", "dst.namespace",
+    "dst.identity", "dst.cluster", "direction", "bytes_sent", "bytes_recv", "duration",
+)  # fmt: skip
+_VALUE = r'("[^"\\]*"|[^ "\\]*)'
+_ZTUNNEL_FIELDS = (
+    "^"
+    + "".join(
+        (
+            f"(?:{key.replace('.', '[.]')}={_VALUE})?"
+            if i == 0
+            else f"(?: {key.replace('.', '[.]')}={_VALUE})?"
+        )
+        for i, key in enumerate(_ZTUNNEL_KEYS)
+    )
+    + r'(?: error="([^"\\]*)")?[ \t]*$'
+)
+
+
+def ztunnel_text_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
+    """Records for the rows of ``part`` that are ztunnel text access lines in canonical form,
+    and the ``idx`` of every other row (for the per-line path)."""
+    frame = part.select("idx", pl.col("content").str.splitn("\t", 5).alias("parts")).unnest("parts")
+    frame = frame.rename(
+        {
+            "field_0": "time",
+            "field_1": "level",
+            "field_2": "target",
+            "field_3": "message",
+            "field_4": "kv",
+        }
+    )
+    frame = frame.with_columns(pl.col("kv").str.extract_groups(_ZTUNNEL_FIELDS).alias("f")).unnest(
+        "f"
+    )
+    names = [*_ZTUNNEL_KEYS, "error"]
+    frame = frame.rename({str(i + 1): name for i, name in enumerate(names)})
+    frame = frame.with_columns(
+        pl.col("time")
+        .str.to_datetime(TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+        .alias("ts"),
+        *(
+            pl.col(k).str.strip_prefix('"').str.strip_suffix('"').alias(k)
+            if k != "error"
+            else pl.col(k)
+            for k in names
+        ),
+    )
+    frame = frame.with_columns(pl.col("duration").str.strip_suffix("ms"))
+    ok = (
+        pl.col("time").str.contains(UTC_TIME).fill_null(False)
+        & pl.col("ts").is_not_null()
+        & pl.col("level").is_in(sorted(LEVELS)).fill_null(False)
+        & (pl.col("target") == "access").fill_null(False)
+        & pl.col("message").is_not_null()
+        & pl.col("kv").is_not_null()
+        & pl.col("src.addr").is_not_null()  # the regex matched (src.addr is always logged)
+    )
+    for key in ("bytes_sent", "bytes_recv", "duration"):
+        ok = ok & (pl.col(key).is_null() | pl.col(key).str.contains(DIGITS))
+    table = {
+        (error,): {
+            "error_class": classify_error(none_if_null_key(error)),
+            "signals": list(
+                ztunnel_signals(none_if_null_key(error), classify_error(none_if_null_key(error)))
+            ),
+        }
+        for (error,) in distinct(frame, ["error"])
+    }
+    frame = lookup(
+        frame, ["error"], table, {"error_class": pl.String(), "signals": pl.List(pl.String())}
+    )
+    frame = frame.with_columns(ok.alias("__ok"))
+    good = frame.filter(pl.col("__ok"))
+    columns = base_columns(good, ctx) | {
+        "kind": pl.lit("ztunnel"),
+        "format": pl.lit("ztunnel-text"),
+        "time": pl.col("time"),
+        "ts": pl.col("ts"),
+        "role": pl.lit("ztunnel"),
+        "signals": pl.col("signals"),
+        "level": pl.col("level"),
+        "message": pl.col("message"),
+        "bytes_sent": pl.col("bytes_sent").cast(pl.Int64),
+        "bytes_recv": pl.col("bytes_recv").cast(pl.Int64),
+        "duration_ms": pl.col("duration").cast(pl.Int64),
+        "error_class": pl.col("error_class"),
+        **{record_key: pl.col(key) for key, record_key in ZTUNNEL_STRING_FIELDS.items()},
+    }
+    return finish(good, columns), frame.filter(~pl.col("__ok"))["idx"]
