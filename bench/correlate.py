@@ -15,6 +15,7 @@ a ``sys.getsizeof`` walk of the pod IP directory (tracemalloc cannot see polars'
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import time
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class RunResult:
     correlation_s: float
     peak_entries: int
     peak_bytes: int
+    peak_output_bytes: int
     hops: pl.DataFrame
     legs: pl.DataFrame
 
@@ -66,7 +68,7 @@ def run(records: pl.DataFrame, batch_rows: int, correlator: Correlator | None) -
     """Feed the report stage (and the correlator) batch by batch with watermarks."""
     report = ReportStage()
     corr_seconds = 0.0
-    peak_entries = peak_bytes = 0
+    peak_entries = peak_bytes = peak_output = 0
     hops: list[pl.DataFrame] = []
     legs: list[pl.DataFrame] = []
     start = time.perf_counter()
@@ -81,8 +83,11 @@ def run(records: pl.DataFrame, batch_rows: int, correlator: Correlator | None) -
             correlator.on_watermark(watermark)
             done_hops, done_legs = correlator.drain_path_frames()
             corr_seconds += time.perf_counter() - t0
-            entries, size = correlator.state_size()
-            peak_entries, peak_bytes = max(peak_entries, entries), max(peak_bytes, size)
+            correlator.drain_hop_metrics()  # what a metrics stage would do
+            size = correlator.state_size()
+            peak_entries = max(peak_entries, size.entries)
+            peak_bytes = max(peak_bytes, size.join_bytes)
+            peak_output = max(peak_output, size.output_bytes)
             hops.append(done_hops)
             legs.append(done_legs)
     if correlator is not None:
@@ -102,6 +107,7 @@ def run(records: pl.DataFrame, batch_rows: int, correlator: Correlator | None) -
         corr_seconds,
         peak_entries,
         peak_bytes,
+        peak_output,
         pl.concat([h for h in hops if h.height]) if any(h.height for h in hops) else pl.DataFrame(),
         pl.concat([x for x in legs if x.height]) if any(x.height for x in legs) else pl.DataFrame(),
     )
@@ -178,10 +184,16 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--batch-rows", type=int, default=65_536)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cache", type=Path, help="pickle the generated scenario here / reuse it")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    scenario = generate(int(args.lines / LINES_PER_REQUEST), seed=args.seed, rate_per_s=400.0)
+    if args.cache is not None and args.cache.exists():
+        scenario = pickle.loads(args.cache.read_bytes())
+    else:
+        scenario = generate(int(args.lines / LINES_PER_REQUEST), seed=args.seed, rate_per_s=400.0)
+        if args.cache is not None:
+            args.cache.write_bytes(pickle.dumps(scenario))
     print(
         f"scenario: {scenario.lines} lines in {len(scenario.files)} files, "
         f"generated in {time.perf_counter() - t0:.1f} s"
@@ -204,9 +216,9 @@ def main() -> None:
         f"{records.height / with_corr.correlation_s:,.0f} records/s"
     )
     print(
-        f"peak state: {with_corr.peak_entries:,} entries, "
+        f"peak join state: {with_corr.peak_entries:,} entries, "
         f"{with_corr.peak_bytes / 2**20:.1f} MB (polars estimated_size + getsizeof walk; "
-        f"target < 100 MB)"
+        f"target < 100 MB); peak output buffers {with_corr.peak_output_bytes / 2**20:.1f} MB"
     )
     for kind, (truth, predicted, correct) in score(hops, legs, scenario).items():
         precision = correct / predicted if predicted else 1.0
@@ -214,7 +226,7 @@ def main() -> None:
         label = "exact" if kind == "l4_exact" else "approximate"
         print(
             f"{label} {kind}: truth {truth}, joined {predicted}, correct {correct}: "
-            f"precision {100 * precision:.2f} %, recall {100 * recall:.2f} %"
+            f"precision {100 * precision:.3f} %, recall {100 * recall:.3f} %"
         )
     summary = correlator.summary()
     print(

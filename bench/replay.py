@@ -56,10 +56,12 @@ def ensure_file(path: Path, lines: int) -> Path:
     return path
 
 
-def run(argv: list[str]) -> tuple[float, int]:
+def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes) of one fresh child process."""
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -71,10 +73,12 @@ def run(argv: list[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss * 1024
 
 
-def measure(name: str, argv: list[str], runs: int) -> tuple[float, int]:
+def measure(
+    name: str, argv: list[str], runs: int, env: dict[str, str] | None = None
+) -> tuple[float, int]:
     times, peaks = [], []
     for _ in range(runs):
-        elapsed, peak = run(argv)
+        elapsed, peak = run(argv, env)
         times.append(elapsed)
         peaks.append(peak)
     median = statistics.median(times)
@@ -101,6 +105,13 @@ def main() -> None:
         [str(BIN / "logwatch"), "replay", str(path), "--output", "json"],
         args.runs,
     )
+    # the same without the hop correlation stage, to show what each part costs
+    no_hops, _ = measure(
+        "  ... without correlation",
+        [str(BIN / "logwatch"), "replay", str(path), "--output", "json"],
+        args.runs,
+        env={"LOGWATCH_CORRELATION__ENABLED": "false"},
+    )
     duckdb, duckdb_rss = measure(
         "duckdb read_json_auto", [sys.executable, "-c", DUCKDB_QUERY.format(path=path)], args.runs
     )
@@ -108,6 +119,8 @@ def main() -> None:
         "parse only (decoder)", [sys.executable, "-c", PARSE_ONLY, str(path)], args.runs
     )
     print(f"ratio logwatch / duckdb      {logwatch / duckdb:.2f}x (target <= 1.00x)")
+    print(f"ratio without correlation    {no_hops / duckdb:.2f}x")
+    print(f"correlation costs            {logwatch - no_hops:+.2f} s")
     print(
         f"replay beyond parse          {logwatch - parse:+.2f} s ({(logwatch - parse) / logwatch:.0%} of replay)"
     )

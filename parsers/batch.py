@@ -8,9 +8,9 @@ interleaves both by line number. Derived values (flags, signals, reset reason, r
 class) are computed by the per-line functions once per distinct input value and joined back,
 so both paths agree by construction.
 
-Envelopes are split by marking `` stdout F `` as a CSV field separator (one byte-level
-replace); chunks with CRI partial (``P``) lines, a pending partial sequence, or a marker inside
-some content use a regex split instead. Lines polars would read differently (NUL, ``\\r``,
+CRI envelopes are split at the first `` stdout F `` of a line when what precedes it is a
+timestamp; chunks with CRI partial (``P``) lines or a pending partial sequence use a regex split
+instead. Lines polars would read differently (NUL, ``\\r``,
 ``\\x1f``, invalid UTF-8) are cut out to the per-line path and the rest of the chunk is still
 planned column-wise; chunks with docker json-file lines take the per-line path entirely.
 """
@@ -25,8 +25,9 @@ import polars as pl
 
 from parsers.columns import ORDER, ColumnContext
 from parsers.envelope import TS_PATTERN
-from parsers.envoy_columns import envoy_json_columns
+from parsers.envoy_columns import envoy_text_columns
 from parsers.frame import records_frame
+from parsers.json_columns import json_columns
 from parsers.k8s_path import PodMeta
 from parsers.options import ParseOptions
 from parsers.outcome import Rejection
@@ -68,6 +69,21 @@ def _all_slow(data: bytes, first_lineno: int) -> BatchPlan:
 
 
 _MAX_ODD_LINES = 16
+
+
+def _read_lines(data: bytes) -> pl.DataFrame | None:
+    """One ``line`` column, one row per line (blank lines are null); ``None`` if refused."""
+    try:
+        return pl.read_csv(
+            io.BytesIO(data),
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            schema={"line": pl.String},
+            encoding="utf8",
+        )
+    except Exception:  # invalid UTF-8 or anything polars refuses
+        return None
 
 
 def _first_odd_line(data: bytes, *, check_utf8: bool) -> tuple[int, int] | None:
@@ -177,50 +193,33 @@ class BatchParser:
         return self._plan_frame(frame, data, first_lineno, file, meta)
 
     def _split_marked(self, data: bytes) -> pl.DataFrame | None:
-        """Envelopes by marking ``" stdout F "`` as a field separator.
+        """Envelopes of CRI ``stdout F`` lines by locating the first `` stdout F `` marker.
 
-        One byte-level replace lets the CSV reader split envelope and content (access logs are
-        on stdout; stderr lines take the per-line path). ``None`` when the marker also occurs
-        inside some content or the lines do not add up (then the exact split is used).
+        A line is CRI when the text before its first marker is exactly a timestamp; anything
+        else is unwrapped content (or, starting with ``<timestamp> ``, left to the per-line
+        path: kubectl prefix, ``P`` fragments, stderr). ``None`` when polars refuses the bytes
+        or the lines do not add up.
         """
-        marked = data.replace(b" stdout F ", b"\x1fstdout\x1f")
-        markers = (len(data) - len(marked)) // 2
-        try:
-            lines = pl.read_csv(
-                io.BytesIO(marked),
-                has_header=False,
-                separator="\x1f",
-                quote_char=None,
-                schema={"head": pl.String, "stream": pl.String, "content": pl.String},
-                truncate_ragged_lines=True,
-                encoding="utf8",
-            )
-        except Exception:  # invalid UTF-8 or anything polars refuses
+        lines = _read_lines(data)
+        if lines is None:
             return None
-        if lines["stream"].count() != markers:
-            return None
-        head, content = pl.col("head"), pl.col("content")
-        cri = pl.col("stream").is_not_null()
-        length = (
-            head.str.len_bytes().fill_null(0)
-            + content.str.len_bytes().fill_null(0)
-            + pl.when(cri).then(10).otherwise(0)
-        ).cast(pl.Int64)
+        line = pl.col("line")
+        position = line.str.find(" stdout F ", literal=True)
+        cri = line.str.head(position).str.contains(f"^{TS_PATTERN}$").fill_null(False)
+        length = line.str.len_bytes().fill_null(0).cast(pl.Int64)
         slow = (
-            (head.is_null() & ~cri)
+            line.is_null()
             | (length > self._options.max_line_bytes)
-            | (cri & (~head.str.contains(f"^{TS_PATTERN}$") | content.is_null()))
-            # Not a CRI "F" line but starts with "<timestamp> ": kubectl prefix, P or tagged F.
-            | (~cri & head.str.contains(f"^{TS_PATTERN} "))
+            | (~cri & line.str.contains(f"^{TS_PATTERN} ").fill_null(False))
         )
         frame = lines.select(
             pl.int_range(pl.len(), dtype=pl.Int64).alias("idx"),
             ((length + 1).cum_sum() - (length + 1)).alias("offset"),
-            pl.when(cri).then(content).otherwise(head).alias("content"),
-            slow.fill_null(True).alias("slow"),
+            pl.when(cri).then(line.str.slice(position + 10)).otherwise(line).alias("content"),
+            slow.alias("slow"),
             length.alias("length"),
         )
-        # Every byte accounted for (no "\r" reached here): the rows are exactly the lines.
+        # Every byte accounted for (no "\r" reaches here): the rows are exactly the lines.
         total = frame["length"].sum() + frame.height - (0 if data.endswith(b"\n") else 1)
         if total != len(data):
             return None
@@ -228,18 +227,8 @@ class BatchParser:
 
     def _split_exact(self, data: bytes, pending_streams: set[str]) -> pl.DataFrame | None:
         """Envelopes with the CRI regex on every line; handles partial (``P``) sequences."""
-        try:
-            lines = pl.read_csv(
-                io.BytesIO(data),
-                has_header=False,
-                separator="\x1f",
-                quote_char=None,
-                schema={"line": pl.String},
-                encoding="utf8",
-            )
-        except Exception:  # invalid UTF-8 or anything polars refuses
-            return None
-        if lines.height != data.count(b"\n") + (0 if data.endswith(b"\n") else 1):
+        lines = _read_lines(data)
+        if lines is None or lines.height != data.count(b"\n") + (not data.endswith(b"\n")):
             return None
         line = pl.col("line")
         length = line.str.len_bytes().fill_null(0).cast(pl.Int64)
@@ -282,13 +271,19 @@ class BatchParser:
             .then(pl.lit("slow"))
             .when(content.str.starts_with("{"))
             .then(pl.lit("json"))
+            .when(content.str.starts_with("["))
+            .then(pl.lit("text"))
             .otherwise(pl.lit("ztunnel"))  # candidates: ztunnel_text_columns sends the rest back
         )
         frame = frame.select("idx", "offset", "content", kind.alias("kind"))
         context = ColumnContext(first_lineno, file, meta, self._options)
         fast: pl.DataFrame | None = None
         slow_idx: list[pl.Series] = [frame.filter(pl.col("kind") == "slow")["idx"]]
-        for name, parse in (("json", envoy_json_columns), ("ztunnel", ztunnel_text_columns)):
+        for name, parse in (
+            ("json", json_columns),
+            ("text", envoy_text_columns),
+            ("ztunnel", ztunnel_text_columns),
+        ):
             part = frame.filter(pl.col("kind") == name)
             if part.height == 0:
                 continue

@@ -24,7 +24,10 @@ from parsers.ztunnel_record import ACCESS_MESSAGES, LEVELS, ztunnel_record
 from parsers.ztunnel_text import TIMESTAMP_HEAD, UnterminatedQuote, parse_fields
 
 # Envoy's own component log: "[2025-07-18 03:30:12.550][1][info][main] [source/...] ...".
-_ENVOY_COMPONENT_LOG = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]")
+ENVOY_COMPONENT_LOG_PATTERN = (
+    r"^\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+\]\[[0-9]+\]\[[A-Za-z0-9_]+\]"
+)
+_ENVOY_COMPONENT_LOG = re.compile(ENVOY_COMPONENT_LOG_PATTERN)
 _ZTUNNEL_ACCESS_TARGETS = frozenset({"access", "ztunnel::access"})
 
 ParseResult = Record | Ignored | Rejection
@@ -84,6 +87,10 @@ def parse_content(text: str, ctx: LineContext) -> ParseResult:
         return ctx.reject("unterminated-quote", stripped)
     except RecursionError:
         return ctx.reject("bad-json", stripped)
+    except (TypeError, ValueError, KeyError) as exc:
+        # A shape no parser anticipated: reported (with its kind) rather than crashing the
+        # stream; it is a parser gap to fix, not an input to drop.
+        return ctx.reject(f"unparseable:{type(exc).__name__}", f"{exc}: {stripped}")
 
 
 def _parse_json(text: str, ctx: LineContext) -> ParseResult:
@@ -113,9 +120,11 @@ def _parse_json(text: str, ctx: LineContext) -> ParseResult:
 def _ztunnel_json(obj: dict[str, object], text: str, ctx: LineContext) -> ParseResult:
     target = obj.get("scope", obj.get("target"))
     message = obj.get("message")
-    if target is not None and target not in _ZTUNNEL_ACCESS_TARGETS:
+    if target is not None and (
+        not isinstance(target, str) or target not in _ZTUNNEL_ACCESS_TARGETS
+    ):
         return ctx.ignore("ztunnel-operational")
-    if target is None and message not in ACCESS_MESSAGES:
+    if target is None and (not isinstance(message, str) or message not in ACCESS_MESSAGES):
         return ctx.ignore("ztunnel-operational")
     time = obj.get("time", obj.get("timestamp"))
     level = obj.get("level")

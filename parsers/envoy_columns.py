@@ -1,4 +1,5 @@
-"""Envoy JSON lines, column-wise: NDJSON decode of the chunk's JSON lines, then checks.
+"""Envoy records, column-wise: text formats via their compiled regex, and the checks and derived
+values shared with JSON lines (decoded in ``parsers.json_columns``).
 
 Rows whose values are not plainly valid (odd times, numbers, flags, nested values) are returned
 for the per-line path, which decides exactly how to report them.
@@ -6,7 +7,6 @@ for the per-line path, which decides exactly how to report them.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import polars as pl
@@ -23,34 +23,63 @@ from parsers.columns import (
     lookup,
     none_if_null_key,
 )
+from parsers.content import ENVOY_COMPONENT_LOG_PATTERN, text_formats
 from parsers.details import reset_reason
-from parsers.envoy_json import ENVOY_JSON_KEYS
 from parsers.envoy_record import ENVOY_INT_KEYS, ENVOY_STRING_KEYS
 from parsers.flags import BadFlags, envoy_signals, parse_flags
 
 
-def envoy_json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
-    """Records for the rows of ``part`` (``idx``, ``content``) that are plain Envoy JSON lines,
-    and the ``idx`` of every other row (for the per-line path)."""
-    buffer = part.select("content").write_csv(include_header=False, quote_style="never")
-    try:
-        decoded = pl.read_ndjson(
-            io.BytesIO(buffer.encode()), schema=dict.fromkeys(ENVOY_JSON_KEYS, pl.String())
-        )
-    except Exception:  # one bad line spoils the chunk for read_ndjson: be exact instead
+def envoy_text_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
+    """Records for the rows of ``part`` that match one of the Envoy text formats (tried in the
+    per-line path's order: user formats, then the built-in ones), and the ``idx`` of the rest.
+
+    Formats with a custom ``%START_TIME(...)%`` or a pattern polars cannot run leave every row
+    to the per-line path, which keeps the first-match order exact.
+    """
+    formats = text_formats(ctx.options.envoy_text_formats)
+    if any(text_format.time_format is not None for text_format in formats):
         return empty_records(), part["idx"]
-    if decoded.height != part.height:
-        return empty_records(), part["idx"]
-    values: dict[str, pl.Expr] = {}
-    for json_key, record_key in ENVOY_JSON_KEYS.items():
-        column = pl.col(json_key)
-        values[record_key] = (
-            values[record_key].fill_null(column) if record_key in values else column
+    remaining = part.filter(~pl.col("content").str.contains(ENVOY_COMPONENT_LOG_PATTERN))
+    matched: list[pl.DataFrame] = []
+    for text_format in formats:
+        if remaining.height == 0:
+            break
+        try:
+            groups = remaining.select(
+                "idx",
+                pl.col("content")
+                .str.extract_groups(f"^(?:{text_format.pattern.pattern})$")
+                .alias("m"),
+            ).unnest("m")
+        except pl.exceptions.PolarsError:
+            return empty_records(), part["idx"]
+        first_group = text_format.groups[0][0]
+        hit = groups.filter(pl.col(first_group).is_not_null())
+        present = dict((key, group) for group, key in text_format.groups)
+        matched.append(
+            hit.select(
+                "idx",
+                pl.lit(False).alias("__odd"),
+                *(
+                    (pl.col(present[key]) if key in present else pl.lit(None, pl.String)).alias(key)
+                    for key in ("time", "response_flags", *ENVOY_STRING_KEYS, *ENVOY_INT_KEYS)
+                ),
+            )
         )
-    odd = pl.col("content").str.contains(r'":\s*(?:[\[{]|true|false)').alias("__odd")
-    frame = pl.concat([part.select("idx", odd), decoded], how="horizontal").select(
-        "idx", "__odd", *(expr.alias(key) for key, expr in values.items())
-    )
+        remaining = remaining.join(hit.select("idx"), on="idx", how="anti")
+    if not matched:
+        return empty_records(), part["idx"]
+    frame = pl.concat(matched).sort("idx")
+    records, rejected = envoy_records(frame, ctx, "envoy-text")
+    unmatched = part.join(frame.select("idx"), on="idx", how="anti")["idx"]
+    return records, pl.concat([rejected, unmatched])
+
+
+def envoy_records(
+    frame: pl.DataFrame, ctx: ColumnContext, fmt: str
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Records from raw Envoy values keyed by record key (``time`` = raw start time, ``__odd`` =
+    values only the per-line path may judge), and the ``idx`` of rows left to that path."""
     frame = frame.with_columns(
         pl.when(pl.col(k) == "-").then(None).otherwise(pl.col(k)).alias(k)
         for k in (*ENVOY_STRING_KEYS, *ENVOY_INT_KEYS)
@@ -121,7 +150,7 @@ def envoy_json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataF
     good = frame.filter(pl.col("__ok"))
     columns = base_columns(good, ctx) | {
         "kind": pl.lit("envoy"),
-        "format": pl.lit("envoy-json"),
+        "format": pl.lit(fmt),
         "time": pl.col("time"),
         "ts": pl.col("ts"),
         "role": pl.col("role"),

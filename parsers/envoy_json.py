@@ -48,5 +48,13 @@ def is_envoy_json(obj: dict[str, object]) -> bool:
 
 
 def envoy_json_values(obj: dict[str, object]) -> dict[str, object]:
-    """The object's values keyed by record key (``time`` = raw start time)."""
-    return {ENVOY_JSON_KEYS[key]: value for key, value in obj.items() if key in ENVOY_JSON_KEYS}
+    """The object's values keyed by record key (``time`` = raw start time).
+
+    When both names of a value are present (``x-request-id`` and ``request_id``), the first
+    non-null one in ``ENVOY_JSON_KEYS`` order wins (Envoy Gateway's name first).
+    """
+    values: dict[str, object] = {}
+    for json_key, record_key in ENVOY_JSON_KEYS.items():
+        if json_key in obj and values.get(record_key) is None:
+            values[record_key] = obj[json_key]
+    return values

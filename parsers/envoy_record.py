@@ -62,7 +62,7 @@ def _int(name: str, value: Any) -> int | None:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
         return int(value)
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and 0 <= value < 2.0**63:
         return int(value)
     raise FieldError(name, f"{name}: expected an integer, got {str(value)[:40]!r}")
 

@@ -165,14 +165,16 @@ class StreamDecoder:
             return
         line = line.rstrip("\r\n") if line.endswith("\n") else line
         envelope = open_envelope(line)
-        partial = self._partials.get(envelope.stream)
+        # Only runtime envelopes (CRI, docker) continue a partial sequence of their stream.
+        wrapped = envelope.kind in ("cri", "docker")
+        partial = self._partials.get(envelope.stream) if wrapped else None
         if envelope.partial or partial is not None:
             if partial is None:
                 partial = _Partial(self._file, lineno, self._position + offset)
                 self._partials[envelope.stream] = partial
             if not partial.overflowed:
                 partial.pieces.append(envelope.content)
-                partial.size += len(envelope.content)
+                partial.size += len(envelope.content.encode())
                 if partial.size > self._options.max_line_bytes:
                     partial.overflowed = True
                     partial.pieces.clear()

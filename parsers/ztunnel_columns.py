@@ -41,6 +41,9 @@ _ZTUNNEL_FIELDS = (
 )
 
 
+ZTUNNEL_FIELD_KEYS: tuple[str, ...] = (*_ZTUNNEL_KEYS, "error")
+
+
 def ztunnel_text_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
     """Records for the rows of ``part`` that are ztunnel text access lines in canonical form,
     and the ``idx`` of every other row (for the per-line path)."""
@@ -57,28 +60,37 @@ def ztunnel_text_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.Dat
     frame = frame.with_columns(pl.col("kv").str.extract_groups(_ZTUNNEL_FIELDS).alias("f")).unnest(
         "f"
     )
-    names = [*_ZTUNNEL_KEYS, "error"]
-    frame = frame.rename({str(i + 1): name for i, name in enumerate(names)})
+    frame = frame.rename({str(i + 1): name for i, name in enumerate(ZTUNNEL_FIELD_KEYS)})
+    frame = frame.with_columns(
+        pl.col(k).str.strip_prefix('"').str.strip_suffix('"').alias(k) for k in _ZTUNNEL_KEYS
+    )
+    # The field regex matched (src.addr is always logged) and the target has no span.
+    valid = (
+        pl.col("kv").is_not_null()
+        & pl.col("src.addr").is_not_null()
+        & (pl.col("target") == "access").fill_null(False)
+    )
+    return ztunnel_records(frame, valid, ctx, "ztunnel-text")
+
+
+def ztunnel_records(
+    frame: pl.DataFrame, valid: pl.Expr, ctx: ColumnContext, fmt: str
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Records from raw ztunnel values (``time``, ``level``, ``message`` and the dotted field
+    keys, unescaped) for rows where ``valid`` holds and every value is plainly valid; the
+    ``idx`` of the other rows."""
     frame = frame.with_columns(
         pl.col("time")
         .str.to_datetime(TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
         .alias("ts"),
-        *(
-            pl.col(k).str.strip_prefix('"').str.strip_suffix('"').alias(k)
-            if k != "error"
-            else pl.col(k)
-            for k in names
-        ),
+        pl.col("duration").str.strip_suffix("ms"),
     )
-    frame = frame.with_columns(pl.col("duration").str.strip_suffix("ms"))
     ok = (
-        pl.col("time").str.contains(UTC_TIME).fill_null(False)
+        valid
+        & pl.col("time").str.contains(UTC_TIME).fill_null(False)
         & pl.col("ts").is_not_null()
         & pl.col("level").is_in(sorted(LEVELS)).fill_null(False)
-        & (pl.col("target") == "access").fill_null(False)
         & pl.col("message").is_not_null()
-        & pl.col("kv").is_not_null()
-        & pl.col("src.addr").is_not_null()  # the regex matched (src.addr is always logged)
     )
     for key in ("bytes_sent", "bytes_recv", "duration"):
         ok = ok & (pl.col(key).is_null() | pl.col(key).str.contains(DIGITS))
@@ -94,11 +106,11 @@ def ztunnel_text_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.Dat
     frame = lookup(
         frame, ["error"], table, {"error_class": pl.String(), "signals": pl.List(pl.String())}
     )
-    frame = frame.with_columns(ok.alias("__ok"))
+    frame = frame.with_columns(ok.fill_null(False).alias("__ok"))
     good = frame.filter(pl.col("__ok"))
     columns = base_columns(good, ctx) | {
         "kind": pl.lit("ztunnel"),
-        "format": pl.lit("ztunnel-text"),
+        "format": pl.lit(fmt),
         "time": pl.col("time"),
         "ts": pl.col("ts"),
         "role": pl.lit("ztunnel"),

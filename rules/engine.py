@@ -10,9 +10,10 @@ Guarantees and limits:
 - Evaluation is exact at bucket resolution: a condition is re-evaluated at each instant a
   bucket enters or leaves a window (``rules.compiled``), and ``for`` / ``resolve_after``
   deadlines fall at their exact times between those instants.
-- Records with an event time at or before the last watermark are late: they are counted in
-  their bucket (future windows see them) and in ``stats.late_records``; decisions already
-  taken are not revisited. Records without ``ts`` are ignored and counted.
+- Records whose time bucket was already evaluated are late (``stats.late_records``): they
+  are counted in their bucket and their group is judged again at the first bucket boundary
+  of the next ``advance``, so a late burst still fires (noticed late, dated then); decisions
+  already taken are not revisited. Records without ``ts`` are ignored and counted.
 - State is bounded: at most ``max_groups`` groups per rule (further records fold into one
   group whose labels are ``_other``; counted), buckets are dropped once no window can see
   them, and ``new_value`` remembers at most ``max_known`` values (oldest first out; counted).
@@ -151,8 +152,7 @@ class RuleEngine:
         for row in zip(*(frame.get_column(name).to_list() for name in frame.columns), strict=True):
             key: tuple[str, ...] = tuple(row[:n_labels])
             end, matched, total = int(row[n_labels]), int(row[n_labels + 1]), int(row[n_labels + 2])
-            if end <= self._watermark:
-                self.stats.late_records += matched
+            late = end <= state.evaluated_to
             group = state.groups.get(key)
             if group is None:
                 if len(state.groups) >= c.rule.max_groups:
@@ -163,6 +163,10 @@ class RuleEngine:
                 if group is None:
                     group = state.groups[key] = Group(key=key, first_seen=end, last_seen=end)
             group.add(end, matched, total if c.matching is not None else 0)
+            if late:
+                # its bucket's instant has passed: re-judge at the next advance instead
+                self.stats.late_records += matched
+                group.late = True
             if isinstance(c.rule, NewValueRule) and matched > 0:
                 self._learn(c, state, group, end)
             if with_samples and matched > 0 and group.sample is None:

@@ -39,6 +39,7 @@ class Group:
     events: int = 0
     value: float = 0.0
     novel_since: int | None = None  # new_value: first appearance after learning
+    late: bool = False  # records arrived for buckets already evaluated
     sample: dict[str, str] | None = None
 
     def add(self, end: int, matched: int, total: int) -> None:
@@ -106,6 +107,11 @@ def advance_group(
         lo = bisect_right(group.ends, previous - offset)
         hi = bisect_right(group.ends, now - offset)
         instants.update(end + offset for end in group.ends[lo:hi])
+    if group.late:
+        # late records: judge them at the first bucket boundary after what was evaluated,
+        # so a late burst still fires (its start is when it was noticed, not its events)
+        instants.add(min(now, (previous // c.step_us + 1) * c.step_us))
+        group.late = False
     for at in sorted(instants):
         _deadlines(c, group, at, out)
         _apply(c, group, at, out)

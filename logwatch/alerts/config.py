@@ -42,6 +42,13 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
+def _positive_interval(value: timedelta | None) -> timedelta | None:
+    # a zero interval would re-flush a group forever at the same instant
+    if value is not None and value <= timedelta(0):
+        raise ValueError("must be greater than 0")
+    return value
+
+
 def _matchers(value: tuple[str, ...]) -> tuple[str, ...]:
     parse_matchers(value)
     return value
@@ -62,6 +69,7 @@ class RouteConfig(BaseModel):
     repeat_interval: Duration | None = None
 
     _check = field_validator("matchers")(_matchers)
+    _positive = field_validator("group_interval", "repeat_interval")(_positive_interval)
 
 
 class InhibitRuleConfig(BaseModel):
@@ -112,3 +120,5 @@ class AlertsConfig(BaseModel):
     # base of each alert's generatorURL (``<external_url>/rules/<rule>``)
     external_url: str = "http://localhost:8686"
     max_report_alerts: int = Field(default=10_000, ge=1)
+
+    _positive = field_validator("group_interval", "repeat_interval")(_positive_interval)

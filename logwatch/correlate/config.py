@@ -18,6 +18,9 @@ class CorrelationConfig(BaseModel):
     # stays joinable this long after it closed: ztunnel writes its line only at close, and the
     # hops of one request arrive from different files at different moments.
     join_window_s: float = Field(default=30.0, gt=0, le=3600)
+    # A path still receiving hops this long after its first one is finalized anyway (a
+    # request id reused by a client); later hops with that id start a new path.
+    max_path_age_s: float = Field(default=300.0, gt=0)
     # Records may arrive this far behind the watermark and still find their partners: windows
     # close at ``watermark - allowed_lateness_s``.
     allowed_lateness_s: float = Field(default=2.0, ge=0, le=600)

@@ -19,6 +19,8 @@ restart. Metrics and alerts never wait on a path, so nothing durable depends on 
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,8 +40,22 @@ from logwatch.correlate.path import RequestPath
 from logwatch.correlate.skew import ClockOffsets
 from logwatch.correlate.stats import CorrelationStats
 
+log = logging.getLogger(__name__)
+
 # Finalization scans all pending state, so it runs at most once per this much event time.
 _STEP_US = 1 * US
+
+
+@dataclass(frozen=True, slots=True)
+class StateSize:
+    """entries: pending hops + retained connections + directory IPs. join_bytes: polars'
+    ``estimated_size`` of those frames plus a ``sys.getsizeof`` walk of the directory.
+    output_bytes: finalized results buffered for readers (paths, hop metrics, the recent
+    window for ``path_for``), bounded by ``max_undrained_hops`` and ``recent_hops``."""
+
+    entries: int
+    join_bytes: int
+    output_bytes: int
 
 
 class Correlator:
@@ -52,6 +68,7 @@ class Correlator:
         self._offsets = ClockOffsets()
         self._window_us = int(config.join_window_s * US)
         self._lateness_us = int(config.allowed_lateness_s * US)
+        self._max_age_us = int(config.max_path_age_s * US)
         self._settle_us = int(config.max_clock_skew_s * US) + config.l4_time_tolerance_ms * MS
         self._next_id = 0
         self._hops = pl.DataFrame(schema=HOP_SCHEMA)
@@ -70,6 +87,14 @@ class Correlator:
         """Take one batch (``RECORD_SCHEMA``); joins happen when windows close."""
         if not self._config.enabled or records.height == 0:
             return
+        timed = records.filter(pl.col("ts").is_not_null())
+        if timed.height < records.height:
+            # Without an event time a record can join nothing and close no window.
+            self.stats.records_without_time += records.height - timed.height
+            log.warning(
+                "correlation skipped %d records without a time", records.height - timed.height
+            )
+            records = timed
         hops = hops_from_records(records, self._next_id)
         self._next_id += hops.height
         conns = conns_from_records(records, self._next_id)
@@ -132,15 +157,15 @@ class Correlator:
         inbound_lineno, confidence."""
         return self._outputs.drain_pairs()
 
-    def state_size(self) -> tuple[int, int]:
-        """(entries, bytes) held: pending hops and connections plus workload directory
-        entries; bytes are polars' estimate of the frames and output buffers plus a
-        ``sys.getsizeof`` walk of the directory."""
+    def state_size(self) -> StateSize:
+        """What the correlator holds now (see :class:`StateSize`)."""
         self._consolidate()
-        entries = self._hops.height + self._conns.height + len(self._directory)
-        size = int(self._hops.estimated_size() + self._conns.estimated_size())
-        size += self._directory.estimated_bytes() + self._outputs.estimated_bytes()
-        return entries, size
+        return StateSize(
+            entries=self._hops.height + self._conns.height + len(self._directory),
+            join_bytes=int(self._hops.estimated_size() + self._conns.estimated_size())
+            + self._directory.estimated_bytes(),
+            output_bytes=self._outputs.estimated_bytes(),
+        )
 
     def finish(self) -> list[RequestPath]:
         """End of input: finalize every open path, expire every connection, and return the
@@ -188,10 +213,15 @@ class Correlator:
         if horizon is None:
             ready_keys = self._hops["path_key"].unique()
         else:
+            # A request id that keeps coming back (a client pinning x-request-id) must not
+            # hold its path, and every connection it could use, open forever.
             ready_keys = (
                 self._hops.group_by("path_key")
-                .agg(pl.col("end_us").max())
-                .filter(pl.col("end_us") + self._window_us < horizon)["path_key"]
+                .agg(pl.col("end_us").max(), pl.col("start_us").min())
+                .filter(
+                    (pl.col("end_us") + self._window_us < horizon)
+                    | (pl.col("start_us") + self._max_age_us < horizon)
+                )["path_key"]
             )
         if ready_keys.len():
             self._finalize_keys(ready_keys)

@@ -50,6 +50,7 @@ class CorrelationStats:
     # without --paths); their joins and counts above are complete.
     undrained_hops_dropped: int = 0
     late_records: int = 0
+    records_without_time: int = 0
     connections: int = 0
     connections_opened_ignored: int = 0
     pending_hops: int = 0
@@ -75,4 +76,5 @@ class CorrelationStats:
             "failures_by_origin": origins,
             "evictions": dict(sorted(self.evictions.items())),
             "late_records": self.late_records,
+            "records_without_time": self.records_without_time,
         }

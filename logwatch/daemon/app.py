@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import BinaryIO
 
 from logwatch.checkpoint import CheckpointStore
@@ -56,10 +57,11 @@ async def run_daemon(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     async with AsyncExitStack() as stack:
+        Path(config.state_dir).mkdir(parents=True, exist_ok=True)
         store = CheckpointStore(config.state_dir)
         resume = store.load()
         clock = WallClock()
-        stages = build_stages(config, stack, clock)
+        stages = await build_stages(config, stack, clock, stats)
         pipeline = Pipeline(stages, clock=clock, daemon_stats=stats)
         options = ParseOptions(
             max_line_bytes=config.parse.max_line_bytes,
@@ -134,15 +136,32 @@ async def run_daemon(
     raise AssertionError("unreachable")  # pragma: no cover - the with block returns
 
 
-def build_stages(config: Config, stack: AsyncExitStack, clock: Clock) -> list[RecordStage]:
+async def build_stages(
+    config: Config, stack: AsyncExitStack, clock: Clock, stats: DaemonStats
+) -> list[RecordStage]:
     """The pipeline stages of the daemon, in order; each one's close is on the stack.
 
     Correlation, metrics and alerts come from ``logwatch.pipeline.build`` (the one place that
     assembles them); the ``--sink file:`` stage comes last so it sees what the others saw.
+    The metrics runtime (endpoint, OTLP) closes after the stages: its last export sees all.
+    Alerts go to the notification dispatcher, which stores each one durably before returning,
+    so a checkpoint never passes an alert that could still be lost; it stops after the
+    pipeline, giving in-flight sends their grace.
     """
+    from logwatch.metrics import setup_metrics
+    from logwatch.notify.build import notification_delivery
     from logwatch.pipeline.build import build_stages as build_pipeline_stages
 
-    stages: list[RecordStage] = list(build_pipeline_stages(config, clock=clock).all)
+    metrics = setup_metrics(config.metrics, stats, clock=clock)
+    stack.callback(metrics.close)
+    dispatcher = await stack.enter_async_context(
+        notification_delivery(config.notifiers, Path(config.state_dir), stats, clock)
+    )
+    built = build_pipeline_stages(config, clock=clock, outbox=dispatcher, metrics=metrics.stage)
+    correlation_stats = getattr(built.correlator, "stats", None)
+    if correlation_stats is not None:
+        metrics.observe_correlation(correlation_stats)
+    stages: list[RecordStage] = list(built.all)
     for stage in stages:
         close = getattr(stage, "close", None)
         if callable(close):

@@ -105,7 +105,11 @@ class PrometheusEndpoint:
         server_class = ThreadingHTTPServer
         if ":" in host:
             server_class = _IPv6Server
-        self._server = server_class((host, port), handler)
+        try:
+            self._server = server_class((host, port), handler)
+        except OSError as exc:
+            # Name the address: "address already in use" alone does not say which one.
+            raise OSError(exc.errno, f"metrics endpoint {host}:{port}: {exc.strerror}") from exc
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -79,8 +79,11 @@ def replay(
                 pipeline.process(chunk)
                 if pipeline.max_event_time is not None:
                     clock.set(pipeline.max_event_time)
-                if stages.correlator is not None and paths_out is not None:
-                    _write_paths(paths_out, stages.correlator.drain_paths())
+                if stages.correlator is not None:
+                    # drained even when not written, so finished paths are not held to the end
+                    drained = stages.correlator.drain_paths()
+                    if paths_out is not None:
+                        _write_paths(paths_out, drained)
                 if on_progress is not None:
                     on_progress(ReplayProgress(sum(r.bytes_read for r in readers), total))
     finally:

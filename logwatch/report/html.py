@@ -16,6 +16,7 @@ import orjson
 
 from logwatch.report.charts import Chart, build_chart, minute_axis, render_svg
 from logwatch.report.model import Report, format_time
+from logwatch.report.table import labels_text
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -172,9 +173,15 @@ def render_html(report: Report) -> str:
         sections.append(
             "<h2>Alerts</h2>"
             + _html_table(
-                ("rule", "starts", "ends", "events"),
+                ("rule", "starts", "ends", "events", "labels"),
                 [
-                    (a.get("rule"), a.get("starts_at"), a.get("ends_at"), a.get("events"))
+                    (
+                        a.get("rule"),
+                        a.get("starts_at"),
+                        a.get("ends_at"),
+                        a.get("events"),
+                        labels_text(a.get("labels")),
+                    )
                     for a in report.alerts
                 ],
             )
@@ -187,6 +194,13 @@ def render_html(report: Report) -> str:
                 [(k, v) for k, v in report.hops.items() if isinstance(v, int | str)],
             )
         )
+        for key, rows in report.hops.items():
+            if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+                headers = tuple(rows[0])
+                sections.append(
+                    f"<h3>{escape(key.replace('_', ' '))}</h3>"
+                    + _html_table(headers, [tuple(r.get(h) for h in headers) for r in rows])
+                )
     sections.append("<h2>Per minute</h2>")
     sections.extend(f"<h3>{escape(c.title)}</h3>{render_svg(c, axis)}" for c in charts)
     return (

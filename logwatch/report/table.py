@@ -117,20 +117,45 @@ def render_table(report: Report) -> str:
         len(report.incidents) - TOP_ROWS,
     )
     if report.hops is not None:
-        _section(
-            "hops",
-            [f"{k}={v}" for k, v in report.hops.items() if not isinstance(v, dict | list)],
-            out,
-        )
+        _hops(report.hops, out)
     if report.alerts is not None:
         alerts = [
-            (a.get("rule"), a.get("starts_at"), a.get("ends_at"), a.get("events"))
+            (
+                a.get("rule"),
+                a.get("starts_at"),
+                a.get("ends_at"),
+                a.get("events"),
+                labels_text(a.get("labels")),
+            )
             for a in report.alerts[:TOP_ROWS]
         ]
         _section(
             "alerts",
-            _table(("rule", "starts", "ends", "events"), alerts) if alerts else [],
+            _table(("rule", "starts", "ends", "events", "labels"), alerts) if alerts else [],
             out,
             len(report.alerts) - TOP_ROWS,
         )
     return "\n".join(out) + "\n"
+
+
+def labels_text(labels: object) -> str:
+    """An alert's labels as ``k=v,k=v`` (alertname and severity are shown elsewhere)."""
+    if not isinstance(labels, dict):
+        return ""
+    return ",".join(f"{k}={v}" for k, v in labels.items() if k not in ("alertname", "severity"))
+
+
+def _hops(hops: dict[str, Any], out: list[str]) -> None:
+    """The correlator's summary: scalars on one line, mappings as ``name: k=v``, lists of
+    rows (e.g. failures by origin) as tables."""
+    scalars = " ".join(f"{k}={v}" for k, v in hops.items() if isinstance(v, int | float | str))
+    body: list[str] = []
+    for key, value in hops.items():
+        if isinstance(value, dict) and value:
+            body.append(f"{key}: " + " ".join(f"{k}={v}" for k, v in value.items()))
+    _section(f"hops       {scalars}", body, out)
+    for key, value in hops.items():
+        if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+            headers = tuple(value[0])
+            rows = [tuple(row.get(h) for h in headers) for row in value[:TOP_ROWS]]
+            _section(key.replace("_", " "), _table(headers, rows), out, len(value) - TOP_ROWS)

@@ -1,8 +1,9 @@
 """``--sink file:PATH``: processed records appended to a file as NDJSON.
 
 Each line is one record with the public keys, exactly as `logwatch parse` prints them. The
-sink is a pipeline stage: ``flush`` writes and fsyncs, so a checkpoint taken after it never
-points past records that are not on disk. Delivery is at least once: after a crash the
+sink is a pipeline stage: each batch is handed to the operating system at once (so ``tail -f``
+sees records as they are processed), and ``flush`` fsyncs, so a checkpoint taken after it
+never points past records that are not on disk. Delivery is at least once: after a crash the
 records read since the last checkpoint are written again. A torn last line left by a crash
 (no trailing newline) is cut off when the sink opens, since those records come again.
 """
@@ -28,22 +29,21 @@ class FileSink:
         self.path = path
         _cut_torn_tail(path)
         self._file = open(path, "ab")  # noqa: SIM115 - lives as long as the sink
-        self._buffer = io.BytesIO()
 
     def on_records(self, records: pl.DataFrame) -> None:
         if records.height:
-            records.select(PUBLIC_KEYS).write_ndjson(self._buffer)
+            buffer = io.BytesIO()
+            records.select(PUBLIC_KEYS).write_ndjson(buffer)
+            self._file.write(buffer.getbuffer())
+            self._file.flush()
 
     def on_watermark(self, watermark: datetime) -> None:
         """Records are written as they come; event time does not matter here."""
 
     def flush(self) -> None:
-        """Write everything buffered and fsync; raises OSError (nothing is then committed)."""
+        """Make every record written so far durable; raises OSError (nothing is then committed)."""
         if self._file.closed:
             return
-        if self._buffer.tell():
-            self._file.write(self._buffer.getbuffer())
-            self._buffer = io.BytesIO()
         self._file.flush()
         os.fsync(self._file.fileno())
 

@@ -106,7 +106,10 @@ def stream_sizes(streams: Sequence[ReplayStream]) -> int:
     for stream in streams:
         for part in stream.parts:
             if part != STDIN:
-                total += os.path.getsize(part)
+                try:
+                    total += os.path.getsize(part)
+                except OSError as exc:
+                    raise ReplaySourceError(f"{part}: {exc.strerror}") from exc
     return total
 
 

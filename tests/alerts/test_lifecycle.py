@@ -3,6 +3,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+import pytest
+from pydantic import ValidationError
+
+from logwatch.alerts.config import AlertsConfig
 from logwatch.alerts.lifecycle import fingerprint
 from tests.alerts.factories import alert, at, lifecycle
 
@@ -174,3 +178,10 @@ def test_state_round_trips_through_dump_and_load() -> None:
     assert names(sent) == ["a", "b"]
     restored.ingest(alert(status="resolved", end=80, route_name="a"), at(80))
     assert [n.status for n in restored.flush_due(at(130))] == ["resolved"]
+
+
+def test_zero_group_interval_is_rejected_at_load() -> None:
+    with pytest.raises(ValidationError, match="group_interval"):
+        AlertsConfig.model_validate({"group_interval": "0s"})
+    with pytest.raises(ValidationError, match=r"routes\.0\.repeat_interval"):
+        AlertsConfig.model_validate({"routes": [{"receiver": "x", "repeat_interval": "0s"}]})

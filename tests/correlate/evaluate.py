@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 
 import polars as pl
 
@@ -54,7 +54,9 @@ def correlate(records: pl.DataFrame, config: CorrelationConfig, batch_rows: int)
     pairs: list[pl.DataFrame] = []
     for batch in records.iter_slices(batch_rows):
         correlator.on_records(batch)
-        correlator.on_watermark(batch["ts"].max() - timedelta(seconds=0))  # type: ignore[operator]
+        watermark = batch["ts"].max()
+        assert isinstance(watermark, datetime)
+        correlator.on_watermark(watermark)
         paths.extend(correlator.drain_paths())
         pairs.append(correlator.drain_connection_pairs())
     paths.extend(correlator.finish())

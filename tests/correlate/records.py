@@ -18,10 +18,18 @@ def at(seconds: float) -> datetime:
 
 def envoy(seconds: float, request_id: str | None, **fields: Any) -> Record:
     base: dict[str, Any] = {
-        "kind": "envoy", "format": "envoy-json", "time": at(seconds).isoformat(),
-        "ts": at(seconds), "file": "ingress.log", "lineno": 1, "role": "ingress",
-        "request_id": request_id, "response_code": 200, "response_flags": (),
-        "duration_ms": 5, "signals": (),
+        "kind": "envoy",
+        "format": "envoy-json",
+        "time": at(seconds).isoformat(),
+        "ts": at(seconds),
+        "file": "ingress.log",
+        "lineno": 1,
+        "role": "ingress",
+        "request_id": request_id,
+        "response_code": 200,
+        "response_flags": (),
+        "duration_ms": 5,
+        "signals": (),
     }
     base.update(fields)
     return Record(**base)
@@ -29,9 +37,16 @@ def envoy(seconds: float, request_id: str | None, **fields: Any) -> Record:
 
 def ztunnel(seconds: float, **fields: Any) -> Record:
     base: dict[str, Any] = {
-        "kind": "ztunnel", "format": "ztunnel-text", "time": at(seconds).isoformat(),
-        "ts": at(seconds), "file": "ztunnel.log", "lineno": 1, "role": "ztunnel",
-        "message": "connection complete", "direction": "outbound", "duration_ms": 0,
+        "kind": "ztunnel",
+        "format": "ztunnel-text",
+        "time": at(seconds).isoformat(),
+        "ts": at(seconds),
+        "file": "ztunnel.log",
+        "lineno": 1,
+        "role": "ztunnel",
+        "message": "connection complete",
+        "direction": "outbound",
+        "duration_ms": 0,
         "signals": (),
     }
     base.update(fields)

@@ -14,8 +14,11 @@ ISTIO = "istio-text.log"
 ZT = "ztunnel.log"
 
 
+Correlated = tuple[Correlator, dict[tuple[str, int], RequestPath]]
+
+
 @pytest.fixture(scope="module")
-def correlated() -> tuple[Correlator, dict[tuple[str, int], RequestPath]]:
+def correlated() -> Correlated:
     correlator = Correlator(CorrelationConfig(keep_connection_pairs=True))
     for batch in sample_batches():
         correlator.on_records(batch)
@@ -33,7 +36,9 @@ def _legs(hop: Hop) -> set[tuple[str, str, int]]:
     return {(leg.join, leg.side, leg.lineno or 0) for leg in hop.legs}
 
 
-def test_ingress_keepalive_requests_join_one_outbound_connection_exactly(correlated) -> None:
+def test_ingress_keepalive_requests_join_one_outbound_connection_exactly(
+    correlated: Correlated,
+) -> None:
     _, paths = correlated
     for lineno in (1, 2):
         hop = _hop(paths, EG, lineno)
@@ -43,7 +48,7 @@ def test_ingress_keepalive_requests_join_one_outbound_connection_exactly(correla
         assert ("ztunnel_pair", "upstream", 2) in _legs(hop)
 
 
-def test_x_request_id_joins_ingress_and_istio_waypoint(correlated) -> None:
+def test_x_request_id_joins_ingress_and_istio_waypoint(correlated: Correlated) -> None:
     _, paths = correlated
     path = paths[(EG, 1)]
     assert path.request_id == "2b8e6c1f-6f1e-4f43-9c39-0c1f2a7d9e51"
@@ -56,7 +61,7 @@ def test_x_request_id_joins_ingress_and_istio_waypoint(correlated) -> None:
     assert path.hops[0].added_latency_ms == 1404 - 9
 
 
-def test_istio_waypoint_legs_are_approximate_and_name_the_waypoint(correlated) -> None:
+def test_istio_waypoint_legs_are_approximate_and_name_the_waypoint(correlated: Correlated) -> None:
     _, paths = correlated
     hop = _hop(paths, ISTIO, 1)
     assert _legs(hop) == {
@@ -69,7 +74,9 @@ def test_istio_waypoint_legs_are_approximate_and_name_the_waypoint(correlated) -
     assert hop.upstream_workload == "reviews-v2-5b667bcbf8-gj7nz"
 
 
-def test_envoy_gateway_waypoint_exact_upstream_and_approximate_downstream(correlated) -> None:
+def test_envoy_gateway_waypoint_exact_upstream_and_approximate_downstream(
+    correlated: Correlated,
+) -> None:
     _, paths = correlated
     hop = _hop(paths, EG, 16)
     assert _legs(hop) == {("l4_exact", "upstream", 6), ("waypoint_downstream", "downstream", 5)}
@@ -77,7 +84,7 @@ def test_envoy_gateway_waypoint_exact_upstream_and_approximate_downstream(correl
     assert hop.role == "waypoint"
 
 
-def test_failure_pairs_and_their_origins(correlated) -> None:
+def test_failure_pairs_and_their_origins(correlated: Correlated) -> None:
     _, paths = correlated
     refused = paths[(EG, 14)]
     assert _legs(refused.hops[0]) == {
@@ -102,7 +109,7 @@ def test_failure_pairs_and_their_origins(correlated) -> None:
     assert forgot_waypoint.origin.pod == "reviews-v2-5b667bcbf8-gj7nz"
 
 
-def test_outbound_inbound_pairs_are_exactly_the_documented_ones(correlated) -> None:
+def test_outbound_inbound_pairs_are_exactly_the_documented_ones(correlated: Correlated) -> None:
     correlator, _ = correlated
     pairs = correlator.drain_connection_pairs()
     found = {(row["outbound_lineno"], row["inbound_lineno"]) for row in pairs.iter_rows(named=True)}
@@ -110,7 +117,7 @@ def test_outbound_inbound_pairs_are_exactly_the_documented_ones(correlated) -> N
     assert found == {(1, 2), (14, 15), (8, 10)}
 
 
-def test_no_other_hop_gets_a_leg(correlated) -> None:
+def test_no_other_hop_gets_a_leg(correlated: Correlated) -> None:
     _, paths = correlated
     with_legs = {
         (hop.file, hop.lineno) for path in set(paths.values()) for hop in path.hops if hop.legs
@@ -127,7 +134,7 @@ def test_no_other_hop_gets_a_leg(correlated) -> None:
     }
 
 
-def test_summary_counts_follow_the_record_contract(correlated) -> None:
+def test_summary_counts_follow_the_record_contract(correlated: Correlated) -> None:
     correlator, _ = correlated
     summary = correlator.summary()
     # distinct x-request-ids over Envoy records: 23 + 10 lines, one id shared by 3 lines,

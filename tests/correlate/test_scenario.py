@@ -52,8 +52,11 @@ def test_every_request_path_has_exactly_its_hops(outcome: Outcome) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "precision", "recall"),
-    [("ztunnel_pair", 0.98, 0.95), ("waypoint_downstream", 0.95, 0.93),
-     ("waypoint_inbound", 0.95, 0.93)],
+    [
+        ("ztunnel_pair", 0.98, 0.95),
+        ("waypoint_downstream", 0.95, 0.93),
+        ("waypoint_inbound", 0.95, 0.93),
+    ],
 )
 def test_approximate_joins_meet_precision_and_recall(
     outcome: Outcome, kind: str, precision: float, recall: float
@@ -76,7 +79,8 @@ def test_failure_origins_match_the_injected_failures(outcome: Outcome, scenario:
 
 def test_hidden_failure_names_the_edge_that_still_answered_200(outcome: Outcome) -> None:
     hidden = [
-        p for p in outcome.paths
+        p
+        for p in outcome.paths
         if p.origin is not None and p.origin.hop_index > 0 and p.hops[0].response_code == 200
     ]
     assert hidden
@@ -87,19 +91,22 @@ def test_summary_matches_paths(outcome: Outcome) -> None:
     summary = outcome.correlator.summary()
     assert summary["requests"] == len([p for p in outcome.paths if p.request_id])
     assert summary["multi_hop"] == sum(1 for p in outcome.paths if p.request_id and p.multi_hop)
-    legs = sum(
-        1 for p in outcome.paths for h in p.hops for leg in h.legs if leg.join == "l4_exact"
-    )
+    legs = sum(1 for p in outcome.paths for h in p.hops for leg in h.legs if leg.join == "l4_exact")
     assert summary["l4_joined"] == legs
     assert summary["evictions"] == {}
 
 
 def test_batch_size_does_not_change_exact_joins(scenario: Scenario) -> None:
     records = parse_scenario(scenario).head(6000)
+
     def exact_legs(rows: int) -> set[tuple[object, ...]]:
         result = correlate(records, CorrelationConfig(), batch_rows=rows)
         return {
             (h.file, h.lineno, leg.file, leg.lineno)
-            for p in result.paths for h in p.hops for leg in h.legs if leg.join == "l4_exact"
+            for p in result.paths
+            for h in p.hops
+            for leg in h.legs
+            if leg.join == "l4_exact"
         }
+
     assert exact_legs(500) == exact_legs(6000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pydantic
 import pytest
 
@@ -15,9 +16,7 @@ def test_flood_of_unique_request_ids_stays_bounded_and_counts_evictions() -> Non
     correlator = Correlator(config)
     fed = 0
     for step in range(20):
-        rows = [
-            envoy(step + i / 1000, f"flood-{step}-{i}", lineno=fed + i + 1) for i in range(500)
-        ]
+        rows = [envoy(step + i / 1000, f"flood-{step}-{i}", lineno=fed + i + 1) for i in range(500)]
         correlator.on_records(batch(rows))
         fed += len(rows)
         # all within one second: no watermark could close them, only the limit does
@@ -34,8 +33,14 @@ def test_flood_of_unique_request_ids_stays_bounded_and_counts_evictions() -> Non
 def test_connection_flood_drops_oldest_and_counts() -> None:
     correlator = Correlator(CorrelationConfig(max_pending_entries=200))
     conns = [
-        ztunnel(i / 100, src_addr=f"10.0.0.1:{30000 + i}", dst_addr="10.0.0.2:15008",
-                dst_hbone_addr="10.0.0.2:80", duration_ms=1, lineno=i + 1)
+        ztunnel(
+            i / 100,
+            src_addr=f"10.0.0.1:{30000 + i}",
+            dst_addr="10.0.0.2:15008",
+            dst_hbone_addr="10.0.0.2:80",
+            duration_ms=1,
+            lineno=i + 1,
+        )
         for i in range(500)
     ]
     correlator.on_records(batch(conns))
@@ -45,13 +50,26 @@ def test_connection_flood_drops_oldest_and_counts() -> None:
 
 def test_path_waits_for_its_window_then_finalizes_on_watermark() -> None:
     correlator = Correlator(CorrelationConfig(join_window_s=30, allowed_lateness_s=2))
-    correlator.on_records(batch([envoy(0, "r1", upstream_local_address="10.0.0.9:40000",
-                                       upstream_host="10.0.0.2:80")]))
+    correlator.on_records(
+        batch(
+            [envoy(0, "r1", upstream_local_address="10.0.0.9:40000", upstream_host="10.0.0.2:80")]
+        )
+    )
     correlator.on_watermark(at(31))
     assert correlator.drain_paths() == []  # 0.005 + 30 s window + 2 s lateness not passed
-    correlator.on_records(batch([ztunnel(0.5, src_addr="10.0.0.9:40000",
-                                         dst_addr="10.0.0.2:15008", dst_hbone_addr="10.0.0.2:80",
-                                         duration_ms=900)]))
+    correlator.on_records(
+        batch(
+            [
+                ztunnel(
+                    0.5,
+                    src_addr="10.0.0.9:40000",
+                    dst_addr="10.0.0.2:15008",
+                    dst_hbone_addr="10.0.0.2:80",
+                    duration_ms=900,
+                )
+            ]
+        )
+    )
     correlator.on_watermark(at(33))
     (path,) = correlator.drain_paths()
     assert path.request_id == "r1"
@@ -69,10 +87,22 @@ def test_late_record_is_counted_and_still_gets_a_path() -> None:
 
 def test_path_for_returns_pending_then_final_path() -> None:
     correlator = Correlator(CorrelationConfig())
-    correlator.on_records(batch([
-        envoy(0, "r2", response_code=503, response_flags=("UO",), signals=("circuit_breaker",),
-              role="waypoint", pod="waypoint-1", route_name="r"),
-    ]))
+    correlator.on_records(
+        batch(
+            [
+                envoy(
+                    0,
+                    "r2",
+                    response_code=503,
+                    response_flags=("UO",),
+                    signals=("circuit_breaker",),
+                    role="waypoint",
+                    pod="waypoint-1",
+                    route_name="r",
+                ),
+            ]
+        )
+    )
     pending = correlator.path_for("r2")
     assert pending is not None and pending.origin is not None
     assert pending.origin.signal == "circuit_breaker"
@@ -84,14 +114,19 @@ def test_path_for_returns_pending_then_final_path() -> None:
 
 def test_hop_metrics_frame_has_one_row_per_finalized_hop() -> None:
     correlator = Correlator(CorrelationConfig())
-    correlator.on_records(batch([
-        envoy(0, "m", duration_ms=20, upstream_service_time_ms=15, pod="gw"),
-        envoy(0.001, "m", duration_ms=12, role="waypoint", pod="wp", file="wp.log"),
-    ]))
+    correlator.on_records(
+        batch(
+            [
+                envoy(0, "m", duration_ms=20, upstream_service_time_ms=15, pod="gw"),
+                envoy(0.001, "m", duration_ms=12, role="waypoint", pod="wp", file="wp.log"),
+            ]
+        )
+    )
     correlator.finish()
     metrics = correlator.drain_hop_metrics()
     assert metrics.sort("hop_index").select("role", "pod", "added_latency_ms").rows() == [
-        ("ingress", "gw", 8), ("waypoint", "wp", None),
+        ("ingress", "gw", 8),
+        ("waypoint", "wp", None),
     ]
     assert correlator.drain_hop_metrics().height == 0
 
@@ -106,17 +141,45 @@ def test_disabled_correlator_keeps_nothing() -> None:
 
 def test_connection_opened_lines_are_counted_not_joined() -> None:
     correlator = Correlator(CorrelationConfig())
-    correlator.on_records(batch([ztunnel(0, message="connection opened", src_addr="1.1.1.1:1",
-                                         dst_addr="2.2.2.2:15008")]))
+    correlator.on_records(
+        batch(
+            [
+                ztunnel(
+                    0, message="connection opened", src_addr="1.1.1.1:1", dst_addr="2.2.2.2:15008"
+                )
+            ]
+        )
+    )
     correlator.finish()
     assert correlator.stats.connections_opened_ignored == 1
     assert correlator.stats.connections == 0
 
 
 @pytest.mark.parametrize(
-    "bad", [{"join_window_s": 0}, {"max_pending_entries": 10}, {"min_confidence": 2},
-            {"unknown_key": 1}],
+    "bad",
+    [{"join_window_s": 0}, {"max_pending_entries": 10}, {"min_confidence": 2}, {"unknown_key": 1}],
 )
 def test_config_rejects_bad_values(bad: dict[str, object]) -> None:
     with pytest.raises(pydantic.ValidationError):
-        CorrelationConfig(**bad)  # type: ignore[arg-type]
+        CorrelationConfig.model_validate(bad)
+
+
+def test_a_pinned_request_id_cannot_hold_state_forever() -> None:
+    correlator = Correlator(CorrelationConfig(join_window_s=5, max_path_age_s=20))
+    for second in range(0, 60, 2):
+        correlator.on_records(batch([envoy(second, "pinned", lineno=second + 1)]))
+        correlator.on_watermark(at(second + 3))
+    paths = correlator.drain_paths()
+    assert paths and all(p.request_id == "pinned" for p in paths)
+    assert correlator.stats.pending_hops <= 12  # at most max_path_age_s worth of hops
+
+
+def test_records_without_time_are_counted_not_kept() -> None:
+    correlator = Correlator(CorrelationConfig())
+    records = batch([envoy(0, "timed"), envoy(1, "untimed")])
+    records = records.with_columns(
+        pl.when(pl.col("request_id") == "untimed").then(None).otherwise(pl.col("ts")).alias("ts")
+    )
+    correlator.on_records(records)
+    assert correlator.stats.records_without_time == 1
+    assert [p.request_id for p in correlator.finish()] == ["timed"]

@@ -15,12 +15,22 @@ import orjson
 ENTRY = "from logwatch.cli.main import main; main()"
 
 
+def daemon_env(**extra: str) -> dict[str, str]:
+    """The environment of a test daemon: every listener on a free loopback port."""
+    return {
+        **os.environ,
+        "LOGWATCH_DAEMON__LOG_LEVEL": "INFO",
+        "LOGWATCH_METRICS__PROMETHEUS__LISTEN": "127.0.0.1:0",
+        **extra,
+    }
+
+
 class DaemonProcess:
     def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.log_path = workdir / f"daemon-{time.monotonic_ns()}.log"
         self.args = args
-        self.env = {**os.environ, "LOGWATCH_DAEMON__LOG_LEVEL": "INFO", **(env or {})}
+        self.env = daemon_env(**(env or {}))
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> DaemonProcess:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import subprocess
 import time
@@ -67,10 +68,20 @@ class Broker:
         self.stop()
         raise RuntimeError(f"tansu did not listen on {self.bootstrap} in {timeout_s}s")
 
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): connections stay open, requests go unanswered."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
             return
+        process.send_signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
         process.terminate()
         try:
             process.wait(10)

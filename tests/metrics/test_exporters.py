@@ -41,7 +41,7 @@ def test_port_in_use_fails_at_start_and_leaves_nothing_running() -> None:
         port = taken.getsockname()[1]
         threads_before = set(threading.enumerate())
         config = loopback_config(prometheus={"listen": f"127.0.0.1:{port}"})
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match=f"metrics endpoint 127.0.0.1:{port}"):
             setup_metrics(config, DaemonStats(), resource_env={})
         time.sleep(0.1)
         leftover = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]

@@ -111,6 +111,7 @@ def test_status_class_and_flag_sets(make_runtime: RuntimeFactory) -> None:
         envoy_line(route="r", cluster="c", code=503, flags="UF,URX"),
         envoy_line(route="r", cluster="c", code=503, flags="URX,UF"),
         envoy_line(route="r", cluster="c", code=204),
+        envoy_line(route="r", cluster="c", code=999),
     ]
     runtime = make_runtime()
     runtime.stage.on_records(decode_lines(lines))
@@ -118,7 +119,12 @@ def test_status_class_and_flag_sets(make_runtime: RuntimeFactory) -> None:
     got = totals_by(
         scrape(runtime.prometheus.url), "logwatch_requests_total", "status_class", "response_flags"
     )
-    assert got == {("none", "DC"): 1.0, ("5xx", "UF,URX"): 2.0, ("2xx", ""): 1.0}
+    assert got == {
+        ("none", "DC"): 1.0,
+        ("5xx", "UF,URX"): 2.0,
+        ("2xx", ""): 1.0,
+        ("other", ""): 1.0,
+    }
 
 
 def test_ztunnel_local_side_is_the_workload(make_runtime: RuntimeFactory) -> None:

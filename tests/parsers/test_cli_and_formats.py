@@ -102,3 +102,28 @@ def test_reader_bounds_memory_on_an_endless_line() -> None:
     assert lines[0] == b"a" and lines[1] == b"x" * 101 and lines[2] == b"b"
     assert lines[3] == b"y" * 101 and max(len(p) for p in pieces) < 400
     assert len(lines) == 5 and lines[4] == b""
+
+
+def test_user_formats_take_precedence_in_the_batch_path_too() -> None:
+    from parsers import StreamDecoder, frame_records
+
+    # Matches Istio lines too, but reads the 5th token as the route: first match wins.
+    source = '[%START_TIME%] "%REQ(:METHOD)% %REQ(:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %ROUTE_NAME% %DURATION(X)%'
+    lines = (FIXTURES / "istio-text.log").read_bytes().splitlines()[:9]
+    own = b'[2025-07-18T03:33:19.712Z] "GET /x HTTP/1.1" 429 RL my-route rest of line'
+    data = b"\n".join([*lines, own]) + b"\n"
+    for formats in ((source,), ()):
+        options = ParseOptions(envoy_text_formats=formats)
+        decoder = StreamDecoder("waypoint.log", options)
+        chunk = decoder.feed(data)
+        batch = frame_records(chunk.records)
+        single = [
+            parse_line(line, file="waypoint.log", lineno=n, options=options)
+            for n, line in enumerate([*lines, own], 1)
+        ]
+        assert batch == [r for r in single if isinstance(r, Record)]
+        if formats:
+            assert len(batch) == 10 and batch[-1].route_name == "my-route"
+            assert batch[0].route_name == "via_upstream"  # the user format matched first
+        else:
+            assert len(batch) == 9 and chunk.rejections[0].reason == "unknown-format"

@@ -184,3 +184,186 @@ def test_odd_lines_are_cut_out_and_the_rest_stays_on_the_batch_path() -> None:
         "unknown-format",
     ]
     assert [r.lineno for r in chunk.rejections] == [24, 48, 72, 96]
+
+
+def test_unwrapped_line_does_not_join_a_pending_partial_sequence() -> None:
+    line = (FIXTURES / "envoy-gateway.jsonl").read_bytes().splitlines()[0]
+    data = (
+        b"2025-07-18T03:33:20.1Z stdout P " + line[:100] + b"\n"
+        + line + b"\n"  # a raw line in between: its own record
+        + b"2025-07-18T03:33:20.2Z stdout F " + line[100:] + b"\n"
+    )  # fmt: skip
+    decoder = StreamDecoder(None)
+    records = frame_records(decoder.feed(data).records)
+    assert [r.lineno for r in records] == [2, 1]
+    assert records[0].request_id == records[1].request_id
+    assert decoder.finish().rejections == ()
+
+
+def test_json_edge_values_agree_between_paths() -> None:
+    base = (FIXTURES / "ztunnel.log").read_bytes().splitlines()[28]  # ztunnel JSON, access
+    envoy = (FIXTURES / "envoy-gateway.jsonl").read_bytes().splitlines()[0]
+    variants = [
+        base,
+        base.replace(b'"message":"connection complete"', b'"message":5'),
+        base.replace(b'"level":"info"', b'"level":"INFO"'),
+        base.replace(b'"scope":"access"', b'"scope":null,"target":"access"'),
+        base.replace(b'"time":', b'"timestamp":'),
+        base.replace(b'"time":', b'"time":null,"timestamp":'),
+        base.replace(b'"bytes_sent":232', b'"bytes_sent":232.0'),
+        base.replace(b'"scope":"access"', b'"scope":"ztunnel::state"'),
+        base.replace(b'"scope":"access"', b'"start_time":null,"scope":"access"'),
+        envoy.replace(b'"duration":1404', b'"duration":1404.5'),
+        envoy.replace(b'"method":"GET"', b'"method":1e3'),
+        envoy.replace(b'"method":"GET"', b'"method":true'),
+        envoy.replace(b'"method":"GET"', b'"method":{"a":1}'),
+        envoy.replace(b'"bytes_sent":5293', b'"bytes_sent":-1'),
+        envoy.replace(b'"bytes_sent":5293', b'"bytes_sent":99999999999999999999'),
+        envoy.replace(b'"response_flags":"-"', b'"response_flags":"UpstreamOverflow,RL"'),
+        envoy.replace(
+            b'"start_time":"2025-07-18T03:33:18.702Z"',
+            b'"start_time":"2025-07-18T05:33:18.702+02:00"',
+        ),
+    ]
+    data = b"\n".join(variants) + b"\n"
+    chunk = StreamDecoder("edge.log").feed(data)
+    batch = frame_records(chunk.records)
+    single = [parse_line(line, file="edge.log", lineno=n) for n, line in enumerate(variants, 1)]
+    assert batch == [r for r in single if isinstance(r, Record)]
+    assert [(r.lineno, r.reason) for r in chunk.rejections] == [
+        (r.lineno, r.reason) for r in single if not isinstance(r, Record) and hasattr(r, "detail")
+    ]
+
+
+_JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(
+        [
+            "-",
+            "200",
+            "UO",
+            "UF,URX",
+            "RateLimited",
+            "x y",
+            "2025-07-18T03:33:18.702Z",
+            "access",
+            "info",
+            "12ms",
+            "connection complete",
+            "http status: 401 Unauthorized",
+        ]
+    ),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=2),
+)
+_JSON_KEYS = st.sampled_from(
+    [
+        "start_time",
+        "response_code",
+        "response_flags",
+        "duration",
+        "bytes_sent",
+        "method",
+        "x-request-id",
+        "request_id",
+        "route_name",
+        "upstream_cluster",
+        "response_code_details",
+        "level",
+        "time",
+        "timestamp",
+        "scope",
+        "target",
+        "message",
+        "src.addr",
+        "bytes_recv",
+        "error",
+        "direction",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, 1, 2]), st.dictionaries(_JSON_KEYS, _JSON_VALUES, max_size=4)
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_random_json_objects_agree_between_paths(
+    overrides: list[tuple[int, dict[str, object]]],
+) -> None:
+    import orjson
+
+    bases: list[dict[str, object]] = [
+        orjson.loads((FIXTURES / "envoy-gateway.jsonl").read_bytes().splitlines()[12]),
+        orjson.loads((FIXTURES / "ztunnel.log").read_bytes().splitlines()[29]),
+        {},
+    ]
+    objects = [{**bases[base], **changes} for base, changes in overrides]
+    lines = []
+    for obj in objects:
+        try:
+            lines.append(orjson.dumps(obj))
+        except TypeError:  # integers beyond 64 bits: orjson refuses to write them
+            lines.append(orjson.dumps({k: str(v) for k, v in obj.items()}))
+    chunk = StreamDecoder("random.log").feed(b"\n".join(lines) + b"\n")
+    batch = frame_records(chunk.records)
+    single = [parse_line(line, file="random.log", lineno=n) for n, line in enumerate(lines, 1)]
+    assert batch == [r for r in single if isinstance(r, Record)]
+    assert len(batch) + chunk.ignored + len(chunk.rejections) == len(lines)
+
+
+_ZT_KEYS = [
+    "src.addr",
+    "src.workload",
+    "src.identity",
+    "dst.addr",
+    "dst.hbone_addr",
+    "dst.service",
+    "direction",
+    "bytes_sent",
+    "bytes_recv",
+    "duration",
+    "error",
+    "extra",
+]
+_ZT_VALUES = st.one_of(
+    st.sampled_from(["10.0.0.1:80", "12", "7ms", "outbound", "a=b", "", "x y"]),
+    st.text(alphabet='ab "\\=\t.:', max_size=8),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from(_ZT_KEYS), _ZT_VALUES, st.booleans()), max_size=8),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from(["info", "error", "INFO", "warn"]),
+)
+def test_random_ztunnel_text_lines_agree_between_paths(
+    lines_fields: list[list[tuple[str, str, bool]]], level: str
+) -> None:
+    lines = []
+    for fields in lines_fields:
+        kv = " ".join(
+            f'{key}="{value}"' if quoted else f"{key}={value}" for key, value, quoted in fields
+        )
+        lines.append(
+            f"2025-07-18T03:33:20.718599Z\t{level}\taccess\tconnection complete\t{kv}".encode()
+        )
+    chunk = StreamDecoder("zt.log").feed(b"\n".join(lines) + b"\n")
+    batch = frame_records(chunk.records)
+    single = [parse_line(line, file="zt.log", lineno=n) for n, line in enumerate(lines, 1)]
+    assert batch == [r for r in single if isinstance(r, Record)]
+    assert [r.reason for r in chunk.rejections] == [
+        r.reason for r in single if not isinstance(r, Record) and hasattr(r, "detail")
+    ]

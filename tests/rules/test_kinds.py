@@ -209,12 +209,14 @@ def test_new_value_after_learning_period() -> None:
     assert e.advance(at(800)) == []  # seen before now
 
 
-def test_late_records_are_counted_not_reevaluated() -> None:
+def test_late_records_are_counted_and_judged_at_the_next_advance() -> None:
     e = engine(THRESHOLD)
     e.observe(batch(rl(100)))
-    e.advance(at(200))
-    e.observe(batch(rl(150)))
-    assert e.stats.late_records == 1
+    assert e.advance(at(200)) == []
+    e.observe(batch(rl(150), rl(160), rl(199.5)))  # all in buckets already evaluated
+    assert e.stats.late_records == 3
+    fired = e.advance(at(200.5))
+    assert [(t.status, t.starts_at) for t in fired] == [("firing", at(200.5))]
 
 
 def test_watermark_going_backwards_is_ignored() -> None:

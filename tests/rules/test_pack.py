@@ -95,3 +95,10 @@ def test_rules_test_cli_prints_fired_and_resolved(tmp_path: Path) -> None:
         ],
     )
     assert as_json.exit_code == 0 and '"rule": "AnyRateLimit"' in as_json.output
+
+
+def test_rules_test_cli_reports_unreadable_logs(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["rules", "test", "--builtin", "--logs", str(tmp_path / "missing.log")]
+    )
+    assert result.exit_code == 1 and "cannot read logs" in result.output

@@ -22,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from logwatch.checkpoint import CheckpointStore, FilePosition
 from logwatch.daemon_stats import DaemonStats
 from logwatch.sources.tail.chunk import FileChunk
+from logwatch.sources.tail.fingerprint import path_matches
 from logwatch.sources.tail.tailer import Tailer
 from tests.sources.tailing import read_once, sources
 
@@ -109,10 +110,21 @@ class TailerModel(RuleBasedStateMachine):
             )
         self.store.save(positions)
         self.checkpointed = {k: len(v) for k, v in self.delivered.items()}
-        live = {os.path.basename(p.key) for p in positions if p.path == p.key}
-        self.checkpoint_fresh = {k: k in live for k in KEYS}
-        self.saved_keys = {os.path.basename(p.key) for p in positions}
+        # what a restart can find again: checkpointed files that still exist unchanged
+        found = {os.path.basename(p.key): self._still_there(p) for p in positions}
+        self.checkpoint_fresh = {k: found.get(k) == str(self._path(k)) for k in KEYS}
+        self.saved_keys = {k for k, where in found.items() if where is not None}
         self.unreachable = set()
+
+    def _still_there(self, position: FilePosition) -> str | None:
+        for candidate in self.root.iterdir():
+            if (
+                candidate.is_file()
+                and candidate.stat().st_ino == position.ino
+                and path_matches(str(candidate), position.fingerprint)
+            ):
+                return str(candidate)
+        return None
 
     @precondition(lambda self: self.restarts < 6 and not self.unreachable)
     @rule()
@@ -178,6 +190,7 @@ class TailerModel(RuleBasedStateMachine):
         if self._path(key).exists():
             self._path(key).unlink()
             self.checkpoint_fresh[key] = False
+            self.saved_keys.discard(key)
             time.sleep(TICK_S)
 
     @invariant()
@@ -195,7 +208,8 @@ class TailerModel(RuleBasedStateMachine):
 
 TestTailerModel = TailerModel.TestCase
 TestTailerModel.settings = settings(
-    max_examples=150,
+    max_examples=100,
+    database=None,
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -1,0 +1,97 @@
+"""JSON lines, column-wise: one NDJSON decode for Envoy and ztunnel JSON lines of a chunk.
+
+The lines are decoded with every known key as a string column (numbers arrive as digit
+strings, as in Envoy Gateway's legacy format), then split: a start time makes an Envoy line,
+``level``/``message`` with an access target a ztunnel line. Anything else, and any row whose
+key presence the per-line path reads differently (a key present with ``null``), is returned for
+the per-line path.
+"""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+
+from parsers.columns import ColumnContext, empty_records
+from parsers.envoy_columns import envoy_records
+from parsers.envoy_json import ENVOY_JSON_KEYS
+from parsers.ztunnel_columns import ZTUNNEL_FIELD_KEYS, ztunnel_records
+
+_ZTUNNEL_JSON_KEYS = ("level", "time", "timestamp", "scope", "target", "message")
+_SCHEMA = dict.fromkeys((*ENVOY_JSON_KEYS, *_ZTUNNEL_JSON_KEYS, *ZTUNNEL_FIELD_KEYS), pl.String())
+# Objects, arrays, booleans and non-integer numbers as values: only the per-line path judges
+# them (a decoder that turns them into strings would not spell them the same way).
+_ODD_VALUE = r'":\s*(?:[\[{]|true|false|-?[0-9]+[.eE])'
+
+
+def json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
+    """Records for the rows of ``part`` (``idx``, ``content`` starting with ``{``) that are
+    plain Envoy or ztunnel JSON lines, and the ``idx`` of every other row."""
+    buffer = part.select("content").write_csv(include_header=False, quote_style="never")
+    try:
+        decoded = pl.read_ndjson(io.BytesIO(buffer.encode()), schema=_SCHEMA)
+    except Exception:  # one bad line spoils the chunk for read_ndjson: be exact instead
+        return empty_records(), part["idx"]
+    if decoded.height != part.height:
+        return empty_records(), part["idx"]
+    content = pl.col("content")
+    frame = pl.concat(
+        [part.select("idx", content.str.contains(_ODD_VALUE).alias("__odd"), content), decoded],
+        how="horizontal",
+    )
+    envoy = pl.col("start_time").is_not_null()
+    frames, rejected = [], []
+    envoy_part = frame.filter(envoy)
+    if envoy_part.height:
+        values: dict[str, pl.Expr] = {}
+        for json_key, record_key in ENVOY_JSON_KEYS.items():
+            column = pl.col(json_key)
+            values[record_key] = (
+                values[record_key].fill_null(column) if record_key in values else column
+            )
+        records, left = envoy_records(
+            envoy_part.select("idx", "__odd", *(expr.alias(k) for k, expr in values.items())),
+            ctx,
+            "envoy-json",
+        )
+        frames.append(records)
+        rejected.append(left)
+    rest = frame.filter(~envoy)
+    if rest.height:
+        records, left = _ztunnel_json(rest, ctx)
+        frames.append(records)
+        rejected.append(left)
+    merged = frames[0] if len(frames) == 1 else frames[0].merge_sorted(frames[1], "__order")
+    return merged, pl.concat(rejected)
+
+
+def _ztunnel_json(rest: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
+    content = pl.col("content")
+    # The per-line path takes "time" over "timestamp" and "scope" over "target" whenever the
+    # first key is present, even with null; a present-but-null key goes to that path.
+    time_known = pl.col("time").is_not_null() | (
+        pl.col("timestamp").is_not_null() & ~content.str.contains('"time"', literal=True)
+    )
+    target_known = pl.col("scope").is_not_null() | (
+        pl.col("target").is_not_null() & ~content.str.contains('"scope"', literal=True)
+    )
+    frame = rest.select(
+        "idx",
+        pl.coalesce("time", "timestamp").alias("time"),
+        pl.col("level").str.to_lowercase().alias("level"),
+        pl.coalesce("scope", "target").alias("target"),
+        "message",
+        *ZTUNNEL_FIELD_KEYS,
+        (
+            time_known
+            & target_known
+            & ~pl.col("__odd")
+            # The per-line path wants the message as a JSON string.
+            & content.str.contains('"message":"', literal=True)
+            # An Envoy key present with null makes the line Envoy's for the per-line path.
+            & ~content.str.contains('"start_time"', literal=True)
+        ).alias("__known"),
+    )
+    valid = pl.col("__known") & pl.col("target").is_in(["access", "ztunnel::access"])
+    return ztunnel_records(frame, valid, ctx, "ztunnel-json")

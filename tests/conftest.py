@@ -1,0 +1,9 @@
+"""Defaults for every test session."""
+
+from __future__ import annotations
+
+import os
+
+# Daemons started by tests (subprocesses inherit this environment) serve their metrics on a
+# free port, so concurrent test runs never fight over the default 127.0.0.1:9464.
+os.environ.setdefault("LOGWATCH_METRICS__PROMETHEUS__LISTEN", "127.0.0.1:0")
