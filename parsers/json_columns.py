@@ -19,6 +19,7 @@ from parsers.envoy_json import ENVOY_JSON_KEYS
 from parsers.ztunnel_columns import ZTUNNEL_FIELD_KEYS, ztunnel_records
 
 _ZTUNNEL_JSON_KEYS = ("level", "time", "timestamp", "scope", "target", "message")
+_ENVOY_SCHEMA = dict.fromkeys(ENVOY_JSON_KEYS, pl.String())
 _SCHEMA = dict.fromkeys((*ENVOY_JSON_KEYS, *_ZTUNNEL_JSON_KEYS, *ZTUNNEL_FIELD_KEYS), pl.String())
 # Objects, arrays, booleans and non-integer numbers as values: only the per-line path judges
 # them (a decoder that turns them into strings would not spell them the same way).
@@ -28,9 +29,11 @@ _ODD_VALUE = r'":\s*(?:[\[{]|true|false|-?[0-9]+[.eE])'
 def json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
     """Records for the rows of ``part`` (``idx``, ``content`` starting with ``{``) that are
     plain Envoy or ztunnel JSON lines, and the ``idx`` of every other row."""
-    buffer = part.select("content").write_csv(include_header=False, quote_style="never")
+    buffer = part.select("content").write_csv(include_header=False, quote_style="never").encode()
+    # Fewer columns to fill when no line can be ztunnel's (it needs a "level" key).
+    schema = _SCHEMA if b'"level"' in buffer else _ENVOY_SCHEMA
     try:
-        decoded = pl.read_ndjson(io.BytesIO(buffer.encode()), schema=_SCHEMA)
+        decoded = pl.read_ndjson(io.BytesIO(buffer), schema=schema)
     except Exception:  # one bad line spoils the chunk for read_ndjson: be exact instead
         return empty_records(), part["idx"]
     if decoded.height != part.height:
@@ -41,6 +44,10 @@ def json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, 
         how="horizontal",
     )
     envoy = pl.col("start_time").is_not_null()
+    if schema is _ENVOY_SCHEMA:
+        frame = frame.with_columns(
+            pl.lit(None, pl.String).alias(k) for k in _SCHEMA if k not in frame.columns
+        )
     frames, rejected = [], []
     envoy_part = frame.filter(envoy)
     if envoy_part.height:

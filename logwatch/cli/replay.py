@@ -85,7 +85,7 @@ class _ProgressBar:
     "--config",
     "config_path",
     type=click.Path(exists=True, dir_okay=False),
-    help="YAML configuration file.",
+    help="YAML configuration file (LOGWATCH_* environment variables override it).",
 )
 @click.option(
     "--paths",

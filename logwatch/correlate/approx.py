@@ -101,7 +101,7 @@ def pair_connections(
         "dst_identity",
         "duration_ms",
         "close_us",
-        (pl.col("open_us") - slack).alias("lo"),
+        (pl.col("close_us") - slack).alias("lo"),
         (pl.col("close_us") + slack).alias("hi"),
     )
     right = inbound.select(
@@ -113,16 +113,18 @@ def pair_connections(
         "dst_identity",
         "duration_ms",
         "close_us",
-        pl.col("open_us").alias("lo"),
+        pl.col("close_us").alias("lo"),
         pl.col("close_us").alias("hi"),
     )
+    # Both sides of one tunneled connection close together (up to the skew): candidates
+    # come from close times, not lifetimes, which long keep-alive connections would widen.
     pairs = interval_candidates(
         left,
         right,
         on=[("src_ip", "src_ip"), ("dst_key", "dst_key")],
         left_interval=("lo", "hi"),
         right_interval=("lo", "hi"),
-        bucket_us=_BUCKET_US,
+        bucket_us=US,
     )
     pairs = pairs.join(offsets, on=["file", "file_r"], how="left")
     known = pl.col("offset_us").is_not_null()

@@ -22,18 +22,26 @@ def order_hops(hops: pl.DataFrame) -> pl.DataFrame:
     minus its upstream service time (the proxy's own overhead); null when unknown.
     """
     rank = pl.col("role").replace_strict(ROLE_RANK, default=_UNKNOWN_ROLE, return_dtype=pl.Int32)
-    ordered = hops.sort(
-        ["path_key", rank, "duration_ms", "start_us", "id"],
+    # Sorting on the key's 64-bit hash keeps each path contiguous at a fraction of the cost of
+    # a string sort; hop_index and the next hop then come from neighbouring rows, not windows.
+    # (Two keys would interleave only on a hash collision, about 1e-10 per step.)
+    ordered = hops.with_columns(pl.col("path_key").hash().alias("_key_hash")).sort(
+        ["_key_hash", rank, "duration_ms", "start_us", "id"],
         descending=[False, False, True, False, False],
         nulls_last=True,
-    ).with_columns(pl.int_range(pl.len()).over("path_key").alias("hop_index"))
-    next_duration = pl.col("duration_ms").shift(-1).over("path_key")
+    )
+    row = pl.int_range(pl.len())
+    first = (pl.col("path_key") != pl.col("path_key").shift(1)).fill_null(True)
+    same_next = (pl.col("path_key") == pl.col("path_key").shift(-1)).fill_null(False)
     added = (
-        pl.when(next_duration.is_not_null())
-        .then(pl.col("duration_ms") - next_duration)
+        pl.when(same_next)
+        .then(pl.col("duration_ms") - pl.col("duration_ms").shift(-1))
         .otherwise(pl.col("duration_ms") - pl.col("upstream_service_time_ms"))
     )
-    return ordered.with_columns(added.alias("added_latency_ms"))
+    return ordered.with_columns(
+        (row - pl.when(first).then(row).forward_fill()).alias("hop_index"),
+        added.alias("added_latency_ms"),
+    ).drop("_key_hash")
 
 
 def path_counts(hops: pl.DataFrame) -> tuple[int, int, int]:

@@ -108,6 +108,7 @@ class KafkaSource:
         self._pipeline: DrivenPipeline | None = None
         self._lock = asyncio.Lock()
         self._last_checkpoint = 0.0
+        self._last_rewind_check = 0.0
         self.dead_lettered = 0
         self.commits = 0
         self._closed = False
@@ -196,6 +197,7 @@ class KafkaSource:
                     self._process(fetched)
                 else:
                     pipeline.tick()
+                    await self._rewind_truncated()
                 if self._clock.monotonic() - self._last_checkpoint >= interval:
                     await self._checkpoint_logged()
             await self._checkpoint_logged()
@@ -220,6 +222,39 @@ class KafkaSource:
             if high is not None:
                 # for Kafka sources this is messages not yet read, not bytes
                 self._stats.lag_bytes[decoder.name] = max(0, high - messages[-1].offset - 1)
+
+    async def _rewind_truncated(self) -> None:
+        """A partition whose log now ends before our position was truncated or recreated
+        (a broker that lost its data, an unclean leader election). Kafka answers such a
+        fetch with OffsetOutOfRange and the client resets; some Kafka-protocol brokers
+        just return nothing, which would stall the partition forever. Reset it per
+        ``offset_reset`` ourselves, once we have been idle at least a commit interval."""
+        consumer = self._consumer
+        now = self._clock.monotonic()
+        if consumer is None or now - self._last_rewind_check < self._config.commit_interval_s:
+            return
+        self._last_rewind_check = now
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), 5.0)
+            except (KafkaError, TimeoutError, AssertionError):
+                continue  # not fetchable right now (rebalancing, offline)
+            if high is not None and position > high:
+                log.warning(
+                    "%s-%d ends at %d, before position %d: the log was truncated; resetting to %s",
+                    tp.topic,
+                    tp.partition,
+                    high,
+                    position,
+                    self._endpoint.url.offset_reset,
+                )
+                self._decoders.pop(tp.partition, None)
+                self._positions.pop(tp, None)
+                if self._endpoint.url.offset_reset == "earliest":
+                    await consumer.seek_to_beginning(tp)
+                else:
+                    await consumer.seek_to_end(tp)
 
     # --- checkpoint -------------------------------------------------------------------
 

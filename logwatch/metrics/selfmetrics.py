@@ -76,8 +76,9 @@ class SelfMetrics:
         self._folders = tuple(folders)
         self._correlation: CorrelationStats | None = None
         self._lock = threading.Lock()
-        # Keys of the daemon's own counters come from code or config (reasons, notifier
-        # names, followed paths): bounded already; folding keeps a bug from becoming an outage.
+        # Keys of the daemon's own counters come from code or config (malformed reasons,
+        # notifier names, join kinds): bounded already; folding keeps a bug from becoming an
+        # outage. Lag sources are handled apart (see _lag).
         self._max_keys = max_keys
         self._keys = {key: BoundedValues(key, max_keys) for key in (REASON, NOTIFIER)}
         self._correlation_keys = {

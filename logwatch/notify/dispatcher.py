@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 import sqlite3
 from collections.abc import Mapping, Sequence
 
@@ -41,6 +42,8 @@ from logwatch.notify.outbox import Outbox, OutboxEntry
 logger = logging.getLogger("logwatch.notify")
 
 _PRUNE_EVERY_S = 3600.0
+# a pipeline thread waits at most this long for the loop to store its notifications
+_CROSS_THREAD_SUBMIT_TIMEOUT_S = 30.0
 
 
 def backoff_s(policy: RetryPolicy, attempts: int, rng: random.Random) -> float:
@@ -73,6 +76,8 @@ class Dispatcher:
         self._stopping = False
         self._closed = False
         self._pruned_at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
@@ -81,11 +86,26 @@ class Dispatcher:
         """Put ``notification`` in the outbox (durable on return) and wake its receiver.
         Returns the notification id. A notification for an unknown receiver is
         dead-lettered at once. Raises sqlite3.Error when it could not be stored: the
-        caller then knows it is not durable. Call from the event loop thread."""
+        caller then knows it is not durable. Safe to call from any thread (see
+        ``submit_many``)."""
         return self.submit_many((notification,))[0]
 
     def submit_many(self, notifications: Sequence[Notification]) -> list[str]:
-        """``submit`` for several notifications with one disk sync (all or none stored)."""
+        """``submit`` for several notifications with one disk sync (all or none stored).
+
+        The outbox lives on the event loop thread (SQLite connections are not shared across
+        threads); a call from another thread, such as the daemon's pipeline worker, hands
+        the write to the loop and waits for it, so it is still durable on return."""
+        loop = self._loop
+        if loop is not None and threading.get_ident() != self._loop_thread:
+            future = asyncio.run_coroutine_threadsafe(self._submit_on_loop(notifications), loop)
+            return future.result(timeout=_CROSS_THREAD_SUBMIT_TIMEOUT_S)
+        return self._submit_here(notifications)
+
+    async def _submit_on_loop(self, notifications: Sequence[Notification]) -> list[str]:
+        return self._submit_here(notifications)
+
+    def _submit_here(self, notifications: Sequence[Notification]) -> list[str]:
         now = self._now()
         stored = self._outbox.put_many(notifications, now)
         for notification, (entry_id, new) in zip(notifications, stored, strict=True):
@@ -108,6 +128,8 @@ class Dispatcher:
         entries, and start one delivery task per receiver."""
         if self._tasks or self._closed:
             return
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         now = self._now()
         for receiver in sorted(self._outbox.pending_receivers() - self._notifiers.keys()):
             count = self._outbox.mark_receiver_dead(receiver, "unknown receiver", now)

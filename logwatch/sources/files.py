@@ -3,8 +3,8 @@
 Discovery (``discover_streams``): a directory is walked recursively, following symlinks, and
 every physical file is read once (on a node, ``/var/log/containers/*.log`` are symlinks into
 ``/var/log/pods/``; a file reached through a link is named by its resolved path, which carries
-pod, namespace and container and sits next to its rotated siblings). Files are grouped into
-rotation sets (``logwatch.sources.rotation``). ``-`` is stdin.
+pod, namespace and container and sits next to its rotated siblings, which are read too).
+Files are grouped into rotation sets (``logwatch.sources.rotation``). ``-`` is stdin.
 
 Reading (``StreamReader``): one decoder per stream, fed whole lines in chunks of about
 ``chunk_bytes``; plain or gzip (by the ``.gz`` suffix). Memory per reader is one chunk plus
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
-from logwatch.sources.rotation import RotationSet, is_unfinished, rotation_sets
+from logwatch.sources.rotation import RotationSet, is_unfinished, rotated_siblings, rotation_sets
 
 if TYPE_CHECKING:
     from parsers import ParsedChunk, ParseOptions
@@ -84,17 +84,23 @@ def discover_streams(paths: Sequence[str]) -> list[ReplayStream]:
         if not path.exists():
             raise ReplaySourceError(f"{given}: no such file or directory")
         candidates = _walk(path) if path.is_dir() else iter((path,))
+        walking = path.is_dir()
         for candidate in candidates:
-            if path.is_dir() and is_unfinished(candidate):
+            if walking and is_unfinished(candidate):
                 continue
-            try:
-                stat = candidate.stat()
-            except OSError:
-                continue  # a dangling symlink in a directory: nothing to read
-            if not candidate.is_file() or (stat.st_dev, stat.st_ino) in seen:
-                continue
-            seen.add((stat.st_dev, stat.st_ino))
-            files.append(candidate.resolve() if candidate.is_symlink() else candidate)
+            linked = walking and candidate.is_symlink()
+            target = candidate.resolve() if candidate.is_symlink() else candidate
+            # A /var/log/containers link names only the live file; its history (kubelet's
+            # rotated files) sits next to the target and belongs to the replay too.
+            for found in (target, *(rotated_siblings(target) if linked else ())):
+                try:
+                    stat = found.stat()
+                except OSError:
+                    continue  # a dangling symlink in a directory: nothing to read
+                if not found.is_file() or (stat.st_dev, stat.st_ino) in seen:
+                    continue
+                seen.add((stat.st_dev, stat.st_ino))
+                files.append(found)
     sets: list[RotationSet] = rotation_sets(files)
     streams.extend(ReplayStream(name=s.name, parts=tuple(str(p) for p in s.parts)) for s in sets)
     return streams

@@ -14,6 +14,7 @@ unfinished compressions and are never read.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -55,6 +56,20 @@ def _classify(path: Path) -> _Part:
 def is_unfinished(path: Path) -> bool:
     """A file kubelet is still writing for compression (never read)."""
     return path.name.endswith(".tmp")
+
+
+def rotated_siblings(live: Path) -> list[Path]:
+    """kubelet's rotated files of the live file ``live`` (``<name>.<stamp>[.gz]``), unsorted."""
+    try:
+        names = os.listdir(live.parent)
+    except OSError:
+        return []
+    siblings = []
+    for name in names:
+        match = _KUBELET.match(name)
+        if match is not None and match["base"] == live.name:
+            siblings.append(live.parent / name)
+    return siblings
 
 
 def rotation_sets(files: Iterable[Path]) -> list[RotationSet]:

@@ -199,3 +199,23 @@ async def test_submit_many_delivers_all_in_order(
     received = [r.headers["x-logwatch-notification-id"] for r in webhook.bodies]
     assert received == ids[:5]
     assert stats.alert_dead_letters["nowhere"] == 1
+
+
+async def test_submit_from_a_worker_thread_is_durable_on_return(
+    webhook: GenericWebhook, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The daemon runs the pipeline (and so the alert stage) on a worker thread: submit
+    from there must store on the loop's outbox connection and be durable when it returns."""
+    notes = [make_notification(make_alert(i), receiver="hook") for i in range(3)]
+    async with notification_delivery(
+        hook_config(monkeypatch, webhook.url, idle_poll_s=60), tmp_path, DaemonStats()
+    ) as dispatcher:
+        ids = await asyncio.to_thread(lambda: [dispatcher.submit(n) for n in notes])
+        stored = Outbox(tmp_path / NotifiersConfig().delivery.outbox_file)
+        try:
+            counts = stored.counts()
+            assert counts.pending + counts.delivered == 3
+        finally:
+            stored.close()
+        await wait_until(lambda: len(webhook.bodies) == 3)
+    assert [r.headers["x-logwatch-notification-id"] for r in webhook.bodies] == ids

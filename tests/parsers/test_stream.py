@@ -367,3 +367,61 @@ def test_random_ztunnel_text_lines_agree_between_paths(
     assert [r.reason for r in chunk.rejections] == [
         r.reason for r in single if not isinstance(r, Record) and hasattr(r, "detail")
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["stdout", "stderr"]), st.integers(1, 4)), min_size=1, max_size=10
+    ),
+    st.randoms(use_true_random=False),
+    st.lists(st.integers(min_value=0, max_value=40), max_size=5),
+)
+def test_partial_sequences_reassemble_under_any_interleaving_and_chunking(
+    plan: list[tuple[str, int]], rng: random.Random, cuts: list[int]
+) -> None:
+    payloads = (FIXTURES / "envoy-gateway.jsonl").read_bytes().splitlines()
+    # Each logical line is split into n fragments; streams interleave, each stream in order.
+    queues: dict[str, list[list[bytes]]] = {"stdout": [], "stderr": []}
+    expected: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    for number, (stream, pieces) in enumerate(plan):
+        payload = payloads[number % len(payloads)]
+        bounds = sorted(rng.sample(range(1, len(payload)), pieces - 1))
+        fragments = [
+            payload[a:b] for a, b in zip([0, *bounds], [*bounds, len(payload)], strict=True)
+        ]
+        queues[stream].append(fragments)
+        expected[stream].append(payload)
+    lines: list[tuple[str, bytes]] = []
+    cursors = {
+        s: [
+            f
+            for record in queues[s]
+            for f in [(i == len(record) - 1, part) for i, part in enumerate(record)]
+        ]
+        for s in queues
+    }
+    while cursors["stdout"] or cursors["stderr"]:
+        stream = rng.choice([s for s in cursors if cursors[s]])
+        last, part = cursors[stream].pop(0)
+        tag = b"F" if last else b"P"
+        lines.append(
+            (
+                stream,
+                b"2025-07-18T03:33:20.1Z " + stream.encode() + b" " + tag + b" " + part + b"\n",
+            )
+        )
+    raw = [line for _, line in lines]
+    decoder = StreamDecoder(None)
+    bounds = sorted({min(c, len(raw)) for c in cuts} | {0, len(raw)})
+    records = []
+    for start, end in itertools.pairwise(bounds):
+        records += frame_records(decoder.feed(b"".join(raw[start:end])).records)
+    assert decoder.finish().rejections == () and decoder.pending_bytes == 0
+    by_id = {r.request_id for r in records}
+    wanted = {
+        parse_line(p).request_id  # type: ignore[union-attr]
+        for s in expected
+        for p in expected[s]
+    }
+    assert by_id == wanted and len(records) == len(plan)

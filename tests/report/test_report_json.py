@@ -201,3 +201,15 @@ def test_alerts_section_from_the_rule_stage(doc: dict[str, Any]) -> None:
     for alert in doc["alerts"]:
         assert set(alert) >= {"rule", "labels", "starts_at", "ends_at", "events"}
         assert alert["events"] > 0
+
+
+def test_containers_symlinks_alone_bring_the_rotated_history(node: Node) -> None:
+    # /var/log/containers holds links to the live files only; their rotated (and gzipped)
+    # predecessors next to the targets are part of the replay
+    report = replay([str(node.root / "containers")], config=Config())
+    t = node.truth
+    assert (report.input.files, report.input.lines, report.input.records) == (
+        t.files,
+        t.lines,
+        t.records,
+    )
