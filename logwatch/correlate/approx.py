@@ -28,14 +28,6 @@ import polars as pl
 from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.keys import MS, US, interval_candidates
 
-APPROX_JOIN_SCHEMA: dict[str, pl.DataType] = {
-    "left_id": pl.Int64(),
-    "right_id": pl.Int64(),
-    "confidence": pl.Float64(),
-    "candidates": pl.UInt32(),
-    "accepted": pl.Boolean(),
-}
-
 _BUCKET_US = 2 * US
 _MIN_WEIGHT = 0.05
 
@@ -44,15 +36,21 @@ def _slack_us(config: CorrelationConfig) -> int:
     return int(config.max_clock_skew_s * US) + config.l4_time_tolerance_ms * MS
 
 
-def pick_best(pairs: pl.DataFrame, fit: pl.Expr, min_confidence: float) -> pl.DataFrame:
+def pick_best(
+    pairs: pl.DataFrame, fit: pl.Expr, min_confidence: float, carry: pl.Expr | None = None
+) -> pl.DataFrame:
     """Best right row per left row (``id`` / ``id_r``) by ``fit`` in [0, 1], with confidence.
 
-    Rows under ``min_confidence`` are kept with ``accepted`` false so callers can count them.
+    Columns: left_id, right_id, confidence, candidates (fitting candidates of the left row),
+    accepted. Rows under ``min_confidence`` are kept with ``accepted`` false so callers can
+    count them. ``carry`` is one more named column of the best candidate to keep.
     """
+    extra = [] if carry is None else [carry]
     scored = pairs.select(
         pl.col("id").alias("left_id"),
         pl.col("id_r").alias("right_id"),
         fit.clip(0.0, 1.0).alias("_fit"),
+        *extra,
     ).with_columns(pl.col("_fit").clip(lower_bound=_MIN_WEIGHT).alias("_weight"))
     best = (
         scored.sort(["left_id", "_fit", "right_id"], descending=[False, True, False])
@@ -62,17 +60,17 @@ def pick_best(pairs: pl.DataFrame, fit: pl.Expr, min_confidence: float) -> pl.Da
             pl.col("_fit").first().alias("_best_fit"),
             (pl.col("_weight").first() / pl.col("_weight").sum()).alias("_share"),
             pl.len().alias("candidates"),
+            *[pl.col(e.meta.output_name()).first() for e in extra],
         )
         .with_columns((pl.col("_share") * (0.5 + 0.5 * pl.col("_best_fit"))).alias("confidence"))
     )
-    return (
-        best.select(
-            "left_id",
-            "right_id",
-            "confidence",
-            "candidates",
-            (pl.col("confidence") >= min_confidence).alias("accepted"),
-        ).cast(APPROX_JOIN_SCHEMA)  # type: ignore[arg-type]
+    return best.select(
+        pl.col("left_id").cast(pl.Int64),
+        pl.col("right_id").cast(pl.Int64),
+        pl.col("confidence").cast(pl.Float64),
+        pl.col("candidates").cast(pl.UInt32),
+        (pl.col("confidence") >= min_confidence).alias("accepted"),
+        *[pl.col(e.meta.output_name()) for e in extra],
     )
 
 
@@ -137,15 +135,7 @@ def pair_connections(
     )
     pairs = pairs.filter(same_identity & (close_gap <= tolerance) & (dur_gap <= dur_tol))
     fit = 1.0 - 0.5 * close_gap / pl.max_horizontal(tolerance, 1) - 0.5 * dur_gap / (dur_tol + 1)
-    best = pick_best(pairs, fit, config.min_confidence).join(
-        pairs.select(
-            pl.col("id").alias("left_id"),
-            pl.col("id_r").alias("right_id"),
-            observed.alias("offset_us"),
-        ),
-        on=["left_id", "right_id"],
-        how="left",
-    )
+    best = pick_best(pairs, fit, config.min_confidence, carry=observed.alias("offset_us"))
     # An inbound record belongs to one outbound connection: keep its most confident claim.
     return best.sort(["accepted", "confidence", "left_id"], descending=[True, True, False]).unique(
         subset=["right_id"], keep="first", maintain_order=True

@@ -223,12 +223,14 @@ class Correlator:
                     | (pl.col("start_us") + self._max_age_us < horizon)
                 )["path_key"]
             )
-        if ready_keys.len():
-            self._finalize_keys(ready_keys)
+        # Settled connections first: most connections the closing paths need are then
+        # paired already, and the forced pass in _finalize_keys has little left to do.
         settled = (
             pl.lit(True) if horizon is None else pl.col("close_us") + self._settle_us < horizon
         )
-        self._pair(settled)
+        self._pair(settled, final=True)
+        if ready_keys.len():
+            self._finalize_keys(ready_keys)
         if horizon is None:
             expired = pl.lit(True)
         else:
@@ -255,7 +257,7 @@ class Correlator:
         self._pending_hops = self._hops.height
         outbound = self._conns.filter(pl.col("direction") == "outbound")
         l4 = exact_l4_joins(ready, outbound, self._config.l4_time_tolerance_ms)
-        self._pair(pl.col("id").is_in(l4["conn_id"].implode()))
+        self._pair(pl.col("id").is_in(l4["conn_id"].implode()), final=False)
         joined = join_hops(ready, l4, self._conns, self._directory, self._config)
         joined_ids = joined.legs["conn_id"].unique().implode()
         self._conns = self._conns.with_columns(
@@ -269,10 +271,10 @@ class Correlator:
         count_step(self.stats, joined, l4)
         self._outputs.keep(joined)
 
-    def _pair(self, which: pl.Expr) -> None:
+    def _pair(self, which: pl.Expr, *, final: bool) -> None:
         """Pair outbound connections selected by ``which`` with their inbound side."""
         self._conns = pair_step(
-            self._conns, which, self._config, self._offsets, self.stats, self._outputs
+            self._conns, which, self._config, self._offsets, self.stats, self._outputs, final=final
         )
 
     def _enforce_limits(self) -> None:

@@ -113,7 +113,7 @@ class WorkloadDirectory:
     ) -> pl.DataFrame:
         """``frame`` plus ``<prefix>_workload`` / ``<prefix>_namespace`` for ``ip_column``."""
         table = self._table().rename({"ip": ip_column})
-        joined = frame.join(table, on=ip_column, how="left", coalesce=True)
+        joined = frame.join(table, on=ip_column, how="left", coalesce=True, maintain_order="left")
         valid = (pl.col(time_column) >= pl.col("first_seen_us") - self._ttl_us) & (
             pl.col(time_column) <= pl.col("last_seen_us") + self._ttl_us
         )

@@ -63,7 +63,8 @@ _LEG_CONN_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class JoinedHops:
-    """Result of one step. ``hops``: ordered, enriched; ``legs``: one row per joined leg."""
+    """Result of one step. ``hops``: enriched, each path's hops contiguous and in hop order;
+    ``legs``: one row per joined leg."""
 
     hops: pl.DataFrame
     legs: pl.DataFrame
@@ -147,7 +148,7 @@ def join_hops(
     ordered = directory.annotate(ordered, "downstream_remote_ip", "start_us", "client")
     ordered = directory.annotate(ordered, "_upstream_ip", "start_us", "upstream")
     return JoinedHops(
-        hops=ordered.select(PATH_HOP_COLUMNS).sort(["path_key", "hop_index"]),
+        hops=ordered.select(PATH_HOP_COLUMNS),
         legs=legs,
         downstream_rejected=down_all.height - down.height,
         inbound_rejected=inb_all.height - inb.height,

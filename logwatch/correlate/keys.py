@@ -18,9 +18,12 @@ CONNECT_ORIGINATE = "envoy://connect_originate/"
 def ip_of(column: str) -> pl.Expr:
     """The IP part of an ``IP:port`` column (IPv6 ``[..]:port`` too); null when absent."""
     col = pl.col(column)
-    bracketed = col.str.extract(r"^\[([^\]]+)\]:\d+$", 1)
-    plain = col.str.extract(r"^([^:\[\]]+):\d+$", 1)
-    return pl.coalesce(bracketed, plain)
+    # Two linear passes are several times cheaper than one backtracking extract.
+    return (
+        pl.when(col.str.contains(r":\d+$"))
+        .then(col.str.replace(r":\d+$", "").str.strip_chars("[]"))
+        .otherwise(None)
+    )
 
 
 def upstream_target(column: str = "upstream_host") -> pl.Expr:

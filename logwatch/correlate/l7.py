@@ -45,17 +45,25 @@ def order_hops(hops: pl.DataFrame) -> pl.DataFrame:
 
 
 def path_counts(hops: pl.DataFrame) -> tuple[int, int, int]:
-    """(paths, requests, multi_hop) over a frame holding every hop of each of its paths.
+    """(paths, requests, multi_hop) over ``order_hops`` output (each path contiguous, in
+    hop order) holding every hop of each of its paths.
 
     requests = distinct non-null x-request-id; multi_hop = those seen by at least two proxies
     (different pods, or different files when the pod is unknown), as RECORD.md defines them.
     """
     if hops.height == 0:
         return 0, 0, 0
-    per_path = hops.group_by("path_key").agg(
-        pl.col("request_id").first(),
-        pl.coalesce(pl.col("pod"), pl.col("file"), pl.lit("")).n_unique().alias("proxies"),
-    )
-    with_id = per_path.filter(pl.col("request_id").is_not_null())
-    multi = with_id.filter(pl.col("proxies") >= 2).height
-    return per_path.height, with_id.height, multi
+    first = pl.col("hop_index") == 0
+    proxy = pl.coalesce(pl.col("pod"), pl.col("file"), pl.lit(""))
+    counted = hops.select(
+        first.sum().alias("paths"),
+        (first & pl.col("request_id").is_not_null()).sum().alias("requests"),
+        first.cum_sum()
+        .filter(
+            (proxy != pl.when(first).then(proxy).forward_fill())
+            & pl.col("request_id").is_not_null()
+        )
+        .n_unique()
+        .alias("multi"),
+    ).row(0)
+    return int(counted[0]), int(counted[1]), int(counted[2])

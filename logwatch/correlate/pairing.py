@@ -24,8 +24,15 @@ def pair_step(
     offsets: ClockOffsets,
     stats: CorrelationStats,
     outputs: Outputs,
+    *,
+    final: bool,
 ) -> pl.DataFrame:
-    """``conns`` with the outbound rows selected by ``which`` paired where possible."""
+    """``conns`` with the outbound rows selected by ``which`` paired where possible.
+
+    ``final``: the selected rows have settled (their inbound side had time to arrive), so
+    those left unpaired are not tried again. Otherwise (a path needs them early) unpaired
+    rows stay eligible for the settled pass.
+    """
     outbound = conns.filter((pl.col("direction") == "outbound") & ~pl.col("pair_done") & which)
     if outbound.height == 0:
         return conns
@@ -60,7 +67,9 @@ def pair_step(
     )
     if config.keep_connection_pairs:
         outputs.keep_pairs(_pair_lines(accepted, conns))
-    done = outbound["id"].implode()
+    if accepted.height == 0 and not final:
+        return conns
+    done = (outbound["id"] if final else accepted["left_id"]).implode()
     return (
         conns.join(links, on="id", how="left")
         .with_columns(

@@ -11,10 +11,6 @@ Memory is bounded by the cap: rejected values are never remembered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-import polars as pl
-
 OVERFLOW = "__overflow__"
 # The value reported when the record has no value for the attribute (e.g. no route matched).
 MISSING = ""
@@ -50,16 +46,3 @@ class BoundedValues:
             return value
         self.folded += 1
         return OVERFLOW
-
-
-def allow_listed(values: pl.Expr, allowed: Iterable[str], other: str = "other") -> pl.Expr:
-    """Keep values from a fixed vocabulary (roles, directions, error classes); anything else
-    becomes ``other``, null becomes ``MISSING``."""
-    vocabulary = pl.Series(sorted(set(allowed)), dtype=pl.String).implode()
-    return (
-        pl.when(values.is_null())
-        .then(pl.lit(MISSING))
-        .when(values.is_in(vocabulary))
-        .then(values)
-        .otherwise(pl.lit(other))
-    )

@@ -36,10 +36,6 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from logwatch.metrics.instruments import MetricSpec
 
 BUCKET = "bucket"
-COUNT = "count"
-SUM = "sum"
-MIN = "min"
-MAX = "max"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +81,18 @@ class BatchHistogram:
         self._points: dict[tuple[str, ...], _Point] = {}
         self._lock = threading.Lock()
 
-    def bucket_expr(self, seconds: pl.Expr) -> pl.Expr:
-        """Bucket index of each value (null for null): bucket i holds (bound[i-1], bound[i]],
-        the last one everything above the highest bound (the OTel explicit-bucket rule)."""
-        above = [(seconds > bound).cast(pl.UInt32) for bound in self.boundaries]
-        return pl.when(seconds.is_not_null()).then(pl.sum_horizontal(above))
+    def bucket_expr_ms(self, milliseconds: pl.Expr) -> pl.Expr:
+        """Bucket index of each integer millisecond value (null for null): bucket i holds
+        (bound[i-1], bound[i]], the last one everything above the highest bound (the OTel
+        explicit-bucket rule). Integer comparisons: no float rounding at the bounds."""
+        bounds_ms = [round(bound * 1000) for bound in self.boundaries]
+        if any(
+            abs(ms / 1000 - bound) > 1e-12
+            for ms, bound in zip(bounds_ms, self.boundaries, strict=True)
+        ):
+            raise ValueError("duration bucket bounds must be whole milliseconds")
+        above = [(milliseconds > ms).cast(pl.UInt8) for ms in bounds_ms]
+        return pl.when(milliseconds.is_not_null()).then(pl.sum_horizontal(above))
 
     def add(self, cells: Mapping[tuple[tuple[str, ...], int], DurationCell]) -> None:
         """Merge cells keyed by ``(attribute values in spec order, bucket index)``."""

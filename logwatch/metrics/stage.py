@@ -17,22 +17,15 @@ or absurd status codes, unknown roles, flags, directions, error classes) are map
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import polars as pl
 from opentelemetry.metrics import Counter
 
-from logwatch.metrics.cardinality import MISSING, BoundedValues, allow_listed
+from logwatch.metrics.cardinality import MISSING, BoundedValues
 from logwatch.metrics.config import CardinalityConfig
-from logwatch.metrics.histogram import (
-    BUCKET,
-    COUNT,
-    MAX,
-    MIN,
-    SUM,
-    BatchHistogram,
-    DurationCell,
-)
+from logwatch.metrics.histogram import BUCKET, BatchHistogram, DurationCell
 from logwatch.metrics.instruments import (
     DIRECTION,
     ERROR_CLASS,
@@ -48,20 +41,19 @@ from logwatch.metrics.instruments import (
     RecordInstruments,
 )
 
-ROLES = ("ingress", "waypoint", "sidecar", "ztunnel")
-DIRECTIONS = ("inbound", "outbound")
-ERROR_CLASSES = (
+ROLES = frozenset({"ingress", "waypoint", "sidecar", "ztunnel"})
+DIRECTIONS = frozenset({"inbound", "outbound"})
+ERROR_CLASSES = frozenset({
     "policy_denied", "connect_timeout", "connection_refused", "no_healthy_upstream", "routing",
     "unknown_workload", "tls", "http2", "drain", "disconnect", "upstream_status", "other",
-)  # fmt: skip
+})  # fmt: skip
 # ztunnel messages that end a connection; "connection opened" is not counted (it would count
 # every connection twice).
 CLOSING_MESSAGES = ("connection complete", "connection failed")
+# Rate-limit scope from response_code_details (RECORD.md, "Signals").
+SCOPES = {"request_rate_limited": "global", "local_rate_limited": "local"}
+OTHER = "other"
 
-# Status hundreds without a "Nxx" class: no response sent, or not an HTTP status at all.
-_STATUS_CLASSES = {0: "none", -1: "other"}
-_ENVOY_KEYS = [ROLE, ROUTE, UPSTREAM_CLUSTER, STATUS_CLASS, RESPONSE_FLAGS, SCOPE, BUCKET]
-_ZTUNNEL_KEYS = [DIRECTION, NAMESPACE, WORKLOAD, ERROR_CLASS]
 _REQUEST_KEYS = (ROLE, ROUTE, UPSTREAM_CLUSTER, STATUS_CLASS, RESPONSE_FLAGS)
 _RATE_LIMIT_KEYS = (ROLE, ROUTE, SCOPE)
 _CIRCUIT_BREAKER_KEYS = (ROLE, UPSTREAM_CLUSTER)
@@ -93,9 +85,8 @@ class MetricsStage:
         self.flag_sets = BoundedValues(RESPONSE_FLAGS, limits.max_flag_sets, length)
         self.namespaces = BoundedValues(NAMESPACE, limits.max_namespaces, length)
         self.workloads = BoundedValues(WORKLOAD, limits.max_workloads, length)
-        # Expressions are built once: building them costs as much as running them on a
-        # batch of a thousand lines.
-        self._envoy_columns = _envoy_columns(durations)
+        # Built once: building the query costs as much as running it on a thousand lines.
+        self._envoy_query = _envoy_query(durations)
 
     @property
     def folders(self) -> tuple[BoundedValues, ...]:
@@ -106,9 +97,9 @@ class MetricsStage:
             return
         kinds = set(records.get_column("kind").unique().to_list())
         if "envoy" in kinds:
-            self._record_envoy(records.lazy().filter(pl.col("kind") == "envoy"))
+            self._record_envoy(self._envoy_query(records.lazy()).collect())
         if "ztunnel" in kinds:
-            self._record_ztunnel(records.lazy().filter(pl.col("kind") == "ztunnel"))
+            self._record_ztunnel(_ztunnel_query(records.lazy()).collect())
 
     def on_watermark(self, watermark: datetime) -> None:
         """Metrics are counted on arrival; event time does not close anything here."""
@@ -116,34 +107,29 @@ class MetricsStage:
     def flush(self) -> None:
         """Nothing is buffered (see the class docstring)."""
 
-    # -- Envoy -----------------------------------------------------------------------------
-
-    def _record_envoy(self, envoy: pl.LazyFrame) -> None:
-        groups = envoy.select(self._envoy_columns).group_by(_ENVOY_KEYS).agg(_ENVOY_AGGS).collect()
-        # From here on the work is per group (distinct attribute sets), not per line: fold
-        # the free-form values, merge groups that folded together, then one add per set.
+    def _record_envoy(self, groups: pl.DataFrame) -> None:
+        """One row per distinct (role, route, cluster, code, flags, RL details, bucket): fold
+        and format per group, merge groups that became equal, then one add per set."""
         requests: dict[tuple[str, ...], int] = {}
         limited: dict[tuple[str, ...], int] = {}
         broken: dict[tuple[str, ...], int] = {}
         timed: dict[tuple[tuple[str, ...], int], DurationCell] = {}
-        fold_route, fold_cluster = self.routes.fold, self.clusters.fold
-        fold_flags = self.flag_sets.fold
         for row in groups.iter_rows():
-            role, route, cluster, status, flag_set, scope, bucket = row[:7]
-            count, rl, uo, total_s, low_s, high_s = row[7:]
-            route, cluster = fold_route(route), fold_cluster(cluster)
-            status_class = _STATUS_CLASSES.get(status) or f"{status}xx"
-            flag_text = ",".join(flag_set) if flag_set else MISSING
-            request = (role, route, cluster, status_class, fold_flags(flag_text))
+            role, route, cluster, code, flags, rl_details, bucket = row[:7]
+            count, total_ms, low_ms, high_ms = row[7:]
+            role = role if role in ROLES else (OTHER if role else MISSING)
+            route, cluster = self.routes.fold(route), self.clusters.fold(cluster)
+            flag_set = self.flag_sets.fold(",".join(flags) if flags else MISSING)
+            request = (role, route, cluster, _status_class(code), flag_set)
             requests[request] = requests.get(request, 0) + count
-            if rl:
-                limit = (role, route, scope)
-                limited[limit] = limited.get(limit, 0) + rl
-            if uo:
+            if flags and "RL" in flags:
+                limit = (role, route, SCOPES.get(rl_details or "", "unknown"))
+                limited[limit] = limited.get(limit, 0) + count
+            if flags and "UO" in flags:
                 breaker = (role, cluster)
-                broken[breaker] = broken.get(breaker, 0) + uo
+                broken[breaker] = broken.get(breaker, 0) + count
             if bucket is not None:
-                cell = DurationCell(count, total_s, low_s, high_s)
+                cell = DurationCell(count, total_ms / 1000, low_ms / 1000, high_ms / 1000)
                 where = ((role, route), bucket)
                 earlier = timed.get(where)
                 timed[where] = cell if earlier is None else earlier.merge(cell)
@@ -152,40 +138,40 @@ class MetricsStage:
         _add_all(self._instruments.circuit_breaker, _CIRCUIT_BREAKER_KEYS, broken)
         self._durations.add(timed)
 
-    # -- ztunnel ---------------------------------------------------------------------------
-
-    def _record_ztunnel(self, ztunnel: pl.LazyFrame) -> None:
-        groups = (
-            ztunnel.filter(_CLOSING)
-            .select(_ZTUNNEL_COLUMNS)
-            .group_by(_ZTUNNEL_KEYS)
-            .agg(_ZTUNNEL_AGGS)
-            .collect()
-        )
+    def _record_ztunnel(self, groups: pl.DataFrame) -> None:
+        """One row per distinct (direction, both namespaces and workloads, error class, has
+        error); the local side is picked per group."""
         connections: dict[tuple[str, ...], int] = {}
         io: dict[tuple[str, ...], int] = {}
         errors: dict[tuple[str, ...], int] = {}
-        for (
-            direction,
-            namespace,
-            workload,
-            error_class,
-            count,
-            transmit,
-            receive,
-        ) in groups.iter_rows():
+        for row in groups.iter_rows():
+            direction, src_ns, src_wl, dst_ns, dst_wl, error_class, failed = row[:7]
+            count, transmit, receive = row[7:]
+            # The local side of the connection: the workload this ztunnel serves.
+            if direction == "inbound":
+                namespace, workload = dst_ns or src_ns, dst_wl or src_wl
+            else:
+                namespace, workload = src_ns or dst_ns, src_wl or dst_wl
+            direction = direction if direction in DIRECTIONS else (OTHER if direction else MISSING)
             local = (direction, self.namespaces.fold(namespace), self.workloads.fold(workload))
             connections[local] = connections.get(local, 0) + count
             for io_direction, amount in (("transmit", transmit), ("receive", receive)):
                 if amount:
                     key = (*local, io_direction)
                     io[key] = io.get(key, 0) + amount
-            if error_class is not None:
+            if failed:
+                error_class = error_class if error_class in ERROR_CLASSES else OTHER
                 key = (*local, error_class)
                 errors[key] = errors.get(key, 0) + count
         _add_all(self._instruments.ztunnel_connections, _LOCAL_KEYS, connections)
         _add_all(self._instruments.ztunnel_io, (*_LOCAL_KEYS, IO_DIRECTION), io)
         _add_all(self._instruments.ztunnel_errors, (*_LOCAL_KEYS, ERROR_CLASS), errors)
+
+
+def _status_class(code: int | None) -> str:
+    if code is None or code == 0:
+        return "none"
+    return f"{code // 100}xx" if 100 <= code <= 599 else OTHER
 
 
 def _add_all(counter: Counter, keys: tuple[str, ...], totals: dict[tuple[str, ...], int]) -> None:
@@ -195,70 +181,53 @@ def _add_all(counter: Counter, keys: tuple[str, ...], totals: dict[tuple[str, ..
             counter.add(total, dict(zip(keys, values, strict=True)))
 
 
-def _envoy_columns(durations: BatchHistogram) -> list[pl.Expr]:
-    """Record columns -> attribute columns and per-record measures, before the group_by."""
+def _envoy_query(durations: BatchHistogram) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """Records -> one row per distinct attribute-relevant combination, with count and
+    duration sum/min/max. Per line it only hashes raw columns and compares the duration with
+    the bucket bounds; every formatting (status class, flag text, scope) happens per group."""
     flags = pl.col("response_flags")
-    code = pl.col("response_code")
-    rate_limited = flags.list.contains("RL").fill_null(False)
-    details = pl.col("response_code_details")
-    duration_s = pl.col("duration_ms").cast(pl.Float64) / 1000.0
-    return [
-        allow_listed(pl.col("role"), ROLES).alias(ROLE),
-        pl.col("route_name").fill_null(MISSING).alias(ROUTE),
-        pl.col("upstream_cluster").fill_null(MISSING).alias(UPSTREAM_CLUSTER),
-        # Status hundreds and the flag list stay unformatted here: building a string per
-        # line costs more than the whole group_by; they are formatted once per group.
-        pl.when(code.is_between(100, 599))
-        .then(code // 100)
-        .when(code.is_null() | (code == 0))
-        .then(pl.lit(0))
-        .otherwise(pl.lit(-1))
-        .alias(STATUS_CLASS),
-        flags.alias(RESPONSE_FLAGS),
-        pl.when(~rate_limited)
-        .then(pl.lit(MISSING))
-        .when(details == "request_rate_limited")
-        .then(pl.lit("global"))
-        .when(details == "local_rate_limited")
-        .then(pl.lit("local"))
-        .otherwise(pl.lit("unknown"))
-        .alias(SCOPE),
-        durations.bucket_expr(duration_s).alias(BUCKET),
-        rate_limited.alias("rate_limited"),
-        flags.list.contains("UO").fill_null(False).alias("circuit_breaker"),
-        duration_s.alias("duration_s"),
+    duration = pl.col("duration_ms")
+    columns = [
+        pl.col("role"),
+        pl.col("route_name"),
+        pl.col("upstream_cluster"),
+        pl.col("response_code"),
+        flags,
+        pl.when(flags.list.contains("RL")).then(pl.col("response_code_details")).alias("rl"),
+        durations.bucket_expr_ms(duration).alias(BUCKET),
+        duration,
+    ]
+    keys = [str(column.meta.output_name()) for column in columns[:-1]]
+    aggregates = [
+        pl.len(),
+        duration.sum().alias("sum"),
+        duration.min().alias("min"),
+        duration.max().alias("max"),
     ]
 
+    def query(records: pl.LazyFrame) -> pl.LazyFrame:
+        return (
+            records.filter(pl.col("kind") == "envoy").select(columns).group_by(keys).agg(aggregates)
+        )
 
-_ENVOY_AGGS = [
-    pl.len().alias(COUNT),
-    pl.col("rate_limited").sum(),
-    pl.col("circuit_breaker").sum(),
-    pl.col("duration_s").sum().alias(SUM),
-    pl.col("duration_s").min().alias(MIN),
-    pl.col("duration_s").max().alias(MAX),
-]
+    return query
 
-_CLOSING = pl.col("message").is_in(pl.Series(CLOSING_MESSAGES).implode())
-_INBOUND = pl.col("direction") == "inbound"
-_ZTUNNEL_COLUMNS = [
-    allow_listed(pl.col("direction"), DIRECTIONS).alias(DIRECTION),
-    # The local side of the connection: the workload this ztunnel serves.
-    pl.when(_INBOUND)
-    .then(pl.coalesce("dst_namespace", "src_namespace"))
-    .otherwise(pl.coalesce("src_namespace", "dst_namespace"))
-    .fill_null(MISSING)
-    .alias(NAMESPACE),
-    pl.when(_INBOUND)
-    .then(pl.coalesce("dst_workload", "src_workload"))
-    .otherwise(pl.coalesce("src_workload", "dst_workload"))
-    .fill_null(MISSING)
-    .alias(WORKLOAD),
-    pl.when(pl.col("error").is_null())
-    .then(pl.lit(None, dtype=pl.String))
-    .otherwise(allow_listed(pl.col("error_class").fill_null("other"), ERROR_CLASSES))
-    .alias(ERROR_CLASS),
-    pl.col("bytes_sent").fill_null(0).alias("transmit"),
-    pl.col("bytes_recv").fill_null(0).alias("receive"),
-]
-_ZTUNNEL_AGGS = [pl.len().alias(COUNT), pl.col("transmit").sum(), pl.col("receive").sum()]
+
+_ZTUNNEL_KEYS = [
+    "direction", "src_namespace", "src_workload", "dst_namespace", "dst_workload",
+    "error_class", "failed",
+]  # fmt: skip
+
+
+def _ztunnel_query(records: pl.LazyFrame) -> pl.LazyFrame:
+    closing = pl.col("message").is_in(pl.Series(CLOSING_MESSAGES).implode())
+    return (
+        records.filter((pl.col("kind") == "ztunnel") & closing)
+        .with_columns(pl.col("error").is_not_null().alias("failed"))
+        .group_by(_ZTUNNEL_KEYS)
+        .agg(
+            pl.len(),
+            pl.col("bytes_sent").fill_null(0).sum(),
+            pl.col("bytes_recv").fill_null(0).sum(),
+        )
+    )

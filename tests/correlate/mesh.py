@@ -127,21 +127,29 @@ class Mesh:
         self.keepalive: dict[tuple[str, str], list[Conn]] = {}
         self.multiplexed: dict[tuple[str, str], tuple[Conn, float]] = {}
         self.freed: dict[str, list[tuple[int, float]]] = {}
+        self.open_ports: dict[str, set[int]] = {}
 
     # -- connections ----------------------------------------------------------------------
 
     def free_port(self, ip: str, now: float) -> int:
-        """Often the port freed longest ago (reuse), else a random one; never a port freed
-        less than 10 ms ago (the kernel does not hand those out again that fast)."""
+        """A port for a new connection from ``ip``, marked open: often the one freed longest
+        ago (reuse), else a random one; never one still open from ``ip``, nor one freed less
+        than 10 ms ago (the kernel does not hand those out again that fast)."""
         freed = self.freed.setdefault(ip, [])
+        open_ports = self.open_ports.setdefault(ip, set())
         freed.sort(key=lambda item: item[1])
-        if freed and freed[0][1] + 0.01 < now and self.b.rng.random() < 0.7:
-            return freed.pop(0)[0]
-        recent = {port for port, when in freed if when + 0.01 >= now}
-        while True:
-            port = self.b.rng.randint(32768, 32768 + 3000)
-            if port not in recent:
-                return port
+        port: int | None = None
+        while freed and freed[0][1] + 0.01 < now and self.b.rng.random() < 0.7:
+            candidate = freed.pop(0)[0]
+            if candidate not in open_ports:
+                port = candidate
+                break
+        if port is None:
+            recent = {p for p, when in freed if when + 0.01 >= now}
+            while port is None or port in recent or port in open_ports:
+                port = self.b.rng.randint(32768, 32768 + 3000)
+        open_ports.add(port)
+        return port
 
     def keepalive_conn(self, src: Proxy, dst: Proxy, hbone: str, t: float) -> Conn:
         """HTTP/1.1 pool: an idle connection (closing those idle > 1 s), else a new one."""
@@ -153,11 +161,14 @@ class Mesh:
         for conn in pool:
             if conn.last_end <= t:
                 return conn
-        in_use = {c.src_port for c in pool}
-        port = self.free_port(src.ip, t)
-        while port in in_use:
-            port = self.free_port(src.ip, t)
-        conn = Conn(src, port, dst, hbone, opened=t + 0.0003, limit=self.b.rng.randint(1, 12))
+        conn = Conn(
+            src,
+            self.free_port(src.ip, t),
+            dst,
+            hbone,
+            opened=t + 0.0003,
+            limit=self.b.rng.randint(1, 12),
+        )
         pool.append(conn)
         return conn
 
@@ -220,6 +231,7 @@ class Mesh:
             if conn.in_truth is not None:
                 b.truth_keys[conn.in_truth].extend((hop, in_key) for hop in conn.hops)
         self.freed.setdefault(conn.src.ip, []).append((conn.src_port, close))
+        self.open_ports.setdefault(conn.src.ip, set()).discard(conn.src_port)
         return out_key
 
     def close_all(self) -> None:
