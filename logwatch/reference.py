@@ -123,14 +123,13 @@ def config_reference() -> str:
 
 
 def generated_blocks() -> dict[str, Callable[[], str]]:
-    blocks: dict[str, Callable[[], str]] = {"config": config_reference}
-    try:
-        from logwatch.metrics.reference import render_markdown
-    except ImportError:  # pragma: no cover - metrics reference not built in this install
-        pass
-    else:
-        blocks["metrics"] = render_markdown
-    return blocks
+    from logwatch.metrics.reference import render_markdown
+
+    return {"config": config_reference, "metrics": render_markdown}
+
+
+def _escape_replacement(text: str) -> str:
+    return text.replace("\\", "\\\\")
 
 
 def render_readme(text: str) -> str:
@@ -138,6 +137,5 @@ def render_readme(text: str) -> str:
         pattern = re.compile(
             rf"(<!-- BEGIN {name} -->\n).*?(\n<!-- END {name} -->)", flags=re.DOTALL
         )
-        fresh = render()
-        text = pattern.sub(lambda m: m.group(1) + fresh + m.group(2), text)
+        text = pattern.sub(rf"\g<1>{_escape_replacement(render())}\g<2>", text)
     return text

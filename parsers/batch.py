@@ -71,6 +71,17 @@ def _all_slow(data: bytes, first_lineno: int) -> BatchPlan:
 _MAX_ODD_LINES = 16
 
 
+class _DockerLines(Exception):
+    """A docker json-file line was found: the whole chunk takes the per-line path."""
+
+
+def _no_docker(data: bytes) -> bytes:
+    """``data``, after checking that it has no docker json-file line (raises ``_DockerLines``)."""
+    if data.startswith(b'{"log":') or b'\n{"log":' in data:
+        raise _DockerLines
+    return data
+
+
 def _read_lines(data: bytes) -> pl.DataFrame | None:
     """One ``line`` column, one row per line (blank lines are null); ``None`` if refused."""
     try:
@@ -100,6 +111,15 @@ def _first_odd_line(data: bytes, *, check_utf8: bool) -> tuple[int, int] | None:
     start = data.rfind(b"\n", 0, first) + 1
     end = data.find(b"\n", first)
     return start, len(data) if end < 0 else end + 1
+
+
+def _in_line_order(parts: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """The records of several kinds of lines, each already in line order, as one frame in line
+    order (one sort: ``merge_sorted`` is much slower on these wide frames with list columns)."""
+    parts = [part for part in parts if part.height]
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    return pl.concat(parts).sort(ORDER)
 
 
 def _combine(pieces: list[BatchPlan], first_lineno: int) -> BatchPlan:
@@ -139,8 +159,20 @@ class BatchParser:
         out and the pieces around them planned separately, up to ``_MAX_ODD_LINES`` per chunk;
         the rest of such a chunk takes the per-line path.
         """
-        if data.startswith(b'{"log":') or b'\n{"log":' in data:
+        try:
+            return self._plan_pieces(data, first_lineno, file, meta, pending_streams)
+        except _DockerLines:
             return _all_slow(data, first_lineno)  # docker json-file: partials need the exact path
+
+    def _plan_pieces(
+        self,
+        data: bytes,
+        first_lineno: int,
+        file: str | None,
+        meta: PodMeta | None,
+        pending_streams: set[str],
+    ) -> BatchPlan:
+        """``plan`` without the docker check: raises ``_DockerLines`` on finding such a line."""
         pieces: list[BatchPlan] = []
         position, lineno, pending = 0, first_lineno, pending_streams
         for _ in range(_MAX_ODD_LINES):
@@ -158,21 +190,22 @@ class BatchParser:
                     self._plan_clean(rest[:clean], lineno, file, meta, pending) if clean else None
                 )
                 if clean and piece is None:
-                    piece = _all_slow(rest[:clean], lineno)
+                    piece = _all_slow(_no_docker(rest[:clean]), lineno)
             if piece is not None:
                 pieces.append(piece)
                 lineno += piece.count
             if odd is None:
                 return _combine(pieces, first_lineno)
             start, end = odd
-            pieces.append(BatchPlan(1, lineno, [(0, rest[start:end], 0)], size=end - start))
+            odd_line = _no_docker(rest[start:end])
+            pieces.append(BatchPlan(1, lineno, [(0, odd_line, 0)], size=end - start))
             lineno += 1
             position += end
             # The odd line may have been a partial fragment: re-check both streams after it.
             pending = pending_streams | {"stdout", "stderr"}
             if position >= len(data):
                 return _combine(pieces, first_lineno)
-        pieces.append(_all_slow(data[position:], lineno))
+        pieces.append(_all_slow(_no_docker(data[position:]), lineno))
         return _combine(pieces, first_lineno)
 
     def _plan_clean(
@@ -183,16 +216,27 @@ class BatchParser:
         meta: PodMeta | None,
         pending_streams: set[str],
     ) -> BatchPlan | None:
+        lines = _read_lines(data)
+        if lines is None:
+            return None
+        line = pl.col("line")
+        # One pass over the lines instead of scanning the bytes once per marker.
+        docker, partial = lines.select(
+            line.str.starts_with('{"log":').any(),
+            line.str.contains(" std(?:out|err) P ").any().alias("partial"),
+        ).row(0)
+        if docker:
+            raise _DockerLines
         frame: pl.DataFrame | None = None
-        if not pending_streams and b" stdout P " not in data and b" stderr P " not in data:
-            frame = self._split_marked(data)
+        if not pending_streams and not partial:
+            frame = self._split_marked(lines, data)
         if frame is None:
-            frame = self._split_exact(data, pending_streams)
+            frame = self._split_exact(lines, data, pending_streams)
         if frame is None:
             return None
         return self._plan_frame(frame, data, first_lineno, file, meta)
 
-    def _split_marked(self, data: bytes) -> pl.DataFrame | None:
+    def _split_marked(self, lines: pl.DataFrame, data: bytes) -> pl.DataFrame | None:
         """Envelopes of CRI ``stdout F`` lines by locating the first `` stdout F `` marker.
 
         A line is CRI when the text before its first marker is exactly a timestamp; anything
@@ -200,9 +244,6 @@ class BatchParser:
         path: kubectl prefix, ``P`` fragments, stderr). ``None`` when polars refuses the bytes
         or the lines do not add up.
         """
-        lines = _read_lines(data)
-        if lines is None:
-            return None
         line = pl.col("line")
         position = line.str.find(" stdout F ", literal=True)
         cri = line.str.head(position).str.contains(f"^{TS_PATTERN}$").fill_null(False)
@@ -225,10 +266,11 @@ class BatchParser:
             return None
         return frame.drop("length")
 
-    def _split_exact(self, data: bytes, pending_streams: set[str]) -> pl.DataFrame | None:
+    def _split_exact(
+        self, lines: pl.DataFrame, data: bytes, pending_streams: set[str]
+    ) -> pl.DataFrame | None:
         """Envelopes with the CRI regex on every line; handles partial (``P``) sequences."""
-        lines = _read_lines(data)
-        if lines is None or lines.height != data.count(b"\n") + (not data.endswith(b"\n")):
+        if lines.height != data.count(b"\n") + (not data.endswith(b"\n")):
             return None
         line = pl.col("line")
         length = line.str.len_bytes().fill_null(0).cast(pl.Int64)
@@ -277,7 +319,7 @@ class BatchParser:
         )
         frame = frame.select("idx", "offset", "content", kind.alias("kind"))
         context = ColumnContext(first_lineno, file, meta, self._options)
-        fast: pl.DataFrame | None = None
+        parts: list[pl.DataFrame] = []
         slow_idx: list[pl.Series] = [frame.filter(pl.col("kind") == "slow")["idx"]]
         for name, parse in (
             ("json", json_columns),
@@ -288,15 +330,14 @@ class BatchParser:
             if part.height == 0:
                 continue
             records, rejected = parse(part, context)
-            # Both parts are in line order, so a linear merge keeps input order.
-            fast = records if fast is None else fast.merge_sorted(records, ORDER)
+            parts.append(records)
             slow_idx.append(rejected)
-        slow_rows = (
-            frame.select("idx", "offset")
-            .join(pl.concat(slow_idx).to_frame("idx"), on="idx", how="semi")
-            .sort("idx")
-        )
+        fast = _in_line_order(parts)
+        slow_indices = pl.concat(slow_idx)
         slow = []
+        if slow_indices.len() == 0:  # the usual case: skip the lookup below entirely
+            return BatchPlan(frame.height, first_lineno, slow, fast, len(data))
+        slow_rows = frame.select("idx", "offset").filter(pl.col("idx").is_in(slow_indices.implode()))
         for index, offset in slow_rows.iter_rows():
             end = data.find(b"\n", offset)
             slow.append((index, data[offset : len(data) if end < 0 else end + 1], offset))

@@ -19,6 +19,7 @@ from parsers.envoy_json import ENVOY_JSON_KEYS
 from parsers.ztunnel_columns import ZTUNNEL_FIELD_KEYS, ztunnel_records
 
 _ZTUNNEL_JSON_KEYS = ("level", "time", "timestamp", "scope", "target", "message")
+_ZTUNNEL_CHECKS = ("__has_time", "__has_scope", "__has_start_time", "__message_str")
 _ENVOY_SCHEMA = dict.fromkeys(ENVOY_JSON_KEYS, pl.String())
 _SCHEMA = dict.fromkeys((*ENVOY_JSON_KEYS, *_ZTUNNEL_JSON_KEYS, *ZTUNNEL_FIELD_KEYS), pl.String())
 # Objects, arrays, booleans and non-integer numbers as values: only the per-line path judges
@@ -29,20 +30,19 @@ _ODD_VALUE = r'":\s*(?:[\[{]|true|false|-?[0-9]+[.eE])'
 def json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
     """Records for the rows of ``part`` (``idx``, ``content`` starting with ``{``) that are
     plain Envoy or ztunnel JSON lines, and the ``idx`` of every other row."""
-    buffer = part.select("content").write_csv(include_header=False, quote_style="never").encode()
+    sink = io.BytesIO()  # written as bytes: no Python str of the whole chunk
+    part.select("content").write_csv(sink, include_header=False, quote_style="never")
+    buffer = sink.getvalue()
     # Fewer columns to fill when no line can be ztunnel's (it needs a "level" key).
     schema = _SCHEMA if b'"level"' in buffer else _ENVOY_SCHEMA
     try:
-        decoded = pl.read_ndjson(io.BytesIO(buffer), schema=schema)
+        decoded = pl.read_ndjson(buffer, schema=schema)
     except Exception:  # one bad line spoils the chunk for read_ndjson: be exact instead
         return empty_records(), part["idx"]
     if decoded.height != part.height:
         return empty_records(), part["idx"]
-    content = pl.col("content")
-    frame = pl.concat(
-        [part.select("idx", content.str.contains(_ODD_VALUE).alias("__odd"), content), decoded],
-        how="horizontal",
-    )
+    # The content checks run once here, so the wide content column is not carried further.
+    frame = pl.concat([part.select("idx", *_content_checks(schema)), decoded], how="horizontal")
     envoy = pl.col("start_time").is_not_null()
     if schema is _ENVOY_SCHEMA:
         frame = frame.with_columns(
@@ -73,15 +73,29 @@ def json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, 
     return merged, pl.concat(rejected)
 
 
-def _ztunnel_json(rest: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
+def _content_checks(schema: dict[str, pl.String]) -> list[pl.Expr]:
+    """Boolean columns about the raw text of each line (``__odd``, and for ztunnel JSON which
+    keys are present at all)."""
     content = pl.col("content")
+    checks = [content.str.contains(_ODD_VALUE).alias("__odd")]
+    if schema is not _SCHEMA:  # no line can be ztunnel's: the checks do not matter
+        return [*checks, *(pl.lit(False).alias(name) for name in _ZTUNNEL_CHECKS)]
+    checks += [
+        content.str.contains(f'"{key}"', literal=True).alias(f"__has_{key}")
+        for key in ("time", "scope", "start_time")
+    ]
+    checks.append(content.str.contains('"message":"', literal=True).alias("__message_str"))
+    return checks
+
+
+def _ztunnel_json(rest: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
     # The per-line path takes "time" over "timestamp" and "scope" over "target" whenever the
     # first key is present, even with null; a present-but-null key goes to that path.
     time_known = pl.col("time").is_not_null() | (
-        pl.col("timestamp").is_not_null() & ~content.str.contains('"time"', literal=True)
+        pl.col("timestamp").is_not_null() & ~pl.col("__has_time")
     )
     target_known = pl.col("scope").is_not_null() | (
-        pl.col("target").is_not_null() & ~content.str.contains('"scope"', literal=True)
+        pl.col("target").is_not_null() & ~pl.col("__has_scope")
     )
     frame = rest.select(
         "idx",
@@ -95,9 +109,9 @@ def _ztunnel_json(rest: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame,
             & target_known
             & ~pl.col("__odd")
             # The per-line path wants the message as a JSON string.
-            & content.str.contains('"message":"', literal=True)
+            & pl.col("__message_str")
             # An Envoy key present with null makes the line Envoy's for the per-line path.
-            & ~content.str.contains('"start_time"', literal=True)
+            & ~pl.col("__has_start_time")
         ).alias("__known"),
     )
     valid = pl.col("__known") & pl.col("target").is_in(["access", "ztunnel::access"])

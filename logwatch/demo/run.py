@@ -10,6 +10,7 @@ prints the replay report of what was written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import sys
@@ -63,10 +64,8 @@ async def write_traffic(root: Path, mesh: Mesh, duration_s: float, rate: int, st
             for pod, lines in mesh.tick(datetime.now(UTC), rate).items():
                 if lines:
                     files[pod].write(b"".join(lines))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
     finally:
         for handle in files.values():
             handle.close()

@@ -115,13 +115,14 @@ class KafkaSource:
 
     # --- lifecycle --------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Connect and join the group; retries with backoff until connected or cancelled."""
+    async def start(self, stop: asyncio.Event | None = None) -> bool:
+        """Connect and join the group; retries with backoff until connected (True) or
+        ``stop`` is set (False)."""
         backoff = self._config.retry_backoff_min_s
-        while True:
+        while stop is None or not stop.is_set():
             try:
                 await self._connect()
-                return
+                return True
             except (KafkaError, OSError, TimeoutError) as exc:
                 log.warning(
                     "Kafka %s not reachable (%s); retrying in %.1fs",
@@ -130,8 +131,12 @@ class KafkaSource:
                     backoff,
                 )
                 await self._close_clients()
-                await asyncio.sleep(backoff)
+                if stop is None:
+                    await asyncio.sleep(backoff)
+                else:
+                    await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, self._config.retry_backoff_max_s)
+        return False
 
     async def _connect(self) -> None:
         config = self._config
@@ -176,7 +181,9 @@ class KafkaSource:
     async def run(self, pipeline: DrivenPipeline, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then checkpoint and leave the group."""
         self._pipeline = pipeline
-        await self.start()
+        if not await self.start(stop):
+            await self.close()
+            return
         consumer = self._consumer
         assert consumer is not None
         backoff = self._config.retry_backoff_min_s

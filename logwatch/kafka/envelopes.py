@@ -119,13 +119,10 @@ def classify(value: bytes | None, headers: Headers = ()) -> Decoded:
         return Empty()
     if headers and is_record_headers(headers):
         return RecordJson(value)
-    body = value.strip()
-    if not body:
-        return RawLines((LineGroup(()),))
-    if body[:1] != b"{" or not any(marker in body for marker in _ENVELOPE_MARKERS):
+    if value[:1] != b"{" or not any(marker in value for marker in _ENVELOPE_MARKERS):
         return _raw(value)
     try:
-        document = orjson.loads(body)
+        document = orjson.loads(value)
     except orjson.JSONDecodeError:
         return _raw(value)  # a truncated access-log line: the parsers count it as malformed
     if not isinstance(document, dict):
@@ -134,10 +131,13 @@ def classify(value: bytes | None, headers: Headers = ()) -> Decoded:
 
 
 def _raw(value: bytes) -> RawLines | Poison:
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Poison(f"not UTF-8 at byte {exc.start}")
+    if not value.isascii():  # the common case skips a full decode
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Poison(f"not UTF-8 at byte {exc.start}")
+    if b"\n" not in value:
+        return RawLines((LineGroup((value,) if value.strip() else ()),))
     return RawLines((LineGroup(tuple(line for line in value.split(b"\n") if line.strip())),))
 
 

@@ -79,15 +79,20 @@ def rotation_sets(files: Iterable[Path]) -> list[RotationSet]:
     sorted by stream name so replays are reproducible.
     """
     by_base: dict[Path, dict[tuple[int, str], _Part]] = defaultdict(dict)
+    names: dict[Path, Path] = {}
     for path in files:
         if is_unfinished(path):
             continue
         part = _classify(path)
-        seen = by_base[part.base].get(part.order)
+        # Group by the real directory, so one log reached by two spellings (a symlinked
+        # parent, a relative path) is still one stream; name it as first seen.
+        key = part.base.parent.resolve() / part.base.name
+        names.setdefault(key, part.base)
+        seen = by_base[key].get(part.order)
         # Same rotation slot twice: plain + .gz of one stamp; the .gz is the complete one.
         if seen is None or (part.gz and not seen.gz):
-            by_base[part.base][part.order] = part
+            by_base[key][part.order] = part
     return [
-        RotationSet(name=str(base), parts=tuple(parts[key].path for key in sorted(parts)))
-        for base, parts in sorted(by_base.items())
+        RotationSet(name=str(names[key]), parts=tuple(parts[o].path for o in sorted(parts)))
+        for key, parts in sorted(by_base.items())
     ]

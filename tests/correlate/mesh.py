@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import random
 from dataclasses import dataclass
 
@@ -39,20 +40,12 @@ class Builder:
         }
         self.path_keys: dict[str, list[int]] = {}
         self.origins: dict[str, tuple[tuple[str, str, str], list[int]]] = {}
-        self.ports: dict[str, list[int]] = {}
 
     def proxy(self, ns: str, pod: str, container: str, ip: str, node: int) -> Proxy:
         return Proxy(pod, ip, node, f"/var/log/pods/{ns}_{pod}_uid{node}/{container}/0.log")
 
     def ztunnel_file(self, node: int) -> str:
         return f"/var/log/pods/istio-system_ztunnel-n{node}_uidz{node}/istio-proxy/0.log"
-
-    def port(self, ip: str) -> int:
-        """An ephemeral port: often one freed recently (reuse), else a random one."""
-        free = self.ports.setdefault(ip, [])
-        if free and self.rng.random() < 0.5:
-            return free.pop(0)
-        return self.rng.randint(32768, 32768 + 3000)
 
     def write(self, file: str, write_true: float, node: int, text: str, droppable: bool) -> int:
         key = self.next_key
@@ -126,28 +119,30 @@ class Mesh:
         ]
         self.keepalive: dict[tuple[str, str], list[Conn]] = {}
         self.multiplexed: dict[tuple[str, str], tuple[Conn, float]] = {}
-        self.freed: dict[str, list[tuple[int, float]]] = {}
+        # per source IP: heap of (close time, port), the latest close per port, open ports
+        self.freed: dict[str, list[tuple[float, int]]] = {}
+        self.last_close: dict[str, dict[int, float]] = {}
         self.open_ports: dict[str, set[int]] = {}
 
     # -- connections ----------------------------------------------------------------------
 
     def free_port(self, ip: str, now: float) -> int:
         """A port for a new connection from ``ip``, marked open: often the one freed longest
-        ago (reuse), else a random one; never one still open from ``ip``, nor one freed less
-        than 10 ms ago (the kernel does not hand those out again that fast)."""
-        freed = self.freed.setdefault(ip, [])
+        ago (reuse), else a random one; never one still open from ``ip``, nor one whose
+        last connection closed less than 10 ms before ``now`` (or closes later: closes are
+        written ahead of time), which the kernel would not hand out again."""
+        heap = self.freed.setdefault(ip, [])
+        last_close = self.last_close.setdefault(ip, {})
         open_ports = self.open_ports.setdefault(ip, set())
-        freed.sort(key=lambda item: item[1])
         port: int | None = None
-        while freed and freed[0][1] + 0.01 < now and self.b.rng.random() < 0.7:
-            candidate = freed.pop(0)[0]
-            if candidate not in open_ports:
-                port = candidate
-                break
-        if port is None:
-            recent = {p for p, when in freed if when + 0.01 >= now}
-            while port is None or port in recent or port in open_ports:
-                port = self.b.rng.randint(32768, 32768 + 3000)
+        if self.b.rng.random() < 0.7:
+            while heap and heap[0][0] + 0.01 < now:
+                when, candidate = heapq.heappop(heap)
+                if last_close.get(candidate) == when and candidate not in open_ports:
+                    port = candidate
+                    break
+        while port is None or port in open_ports or last_close.get(port, -1.0) + 0.01 >= now:
+            port = self.b.rng.randint(32768, 32768 + 3000)
         open_ports.add(port)
         return port
 
@@ -230,8 +225,11 @@ class Mesh:
                 b.truth_keys["pairs"].append((out_key, in_key))
             if conn.in_truth is not None:
                 b.truth_keys[conn.in_truth].extend((hop, in_key) for hop in conn.hops)
-        self.freed.setdefault(conn.src.ip, []).append((conn.src_port, close))
-        self.open_ports.setdefault(conn.src.ip, set()).discard(conn.src_port)
+        ip, port = conn.src.ip, conn.src_port
+        last_close = self.last_close.setdefault(ip, {})
+        last_close[port] = max(close, last_close.get(port, close))
+        heapq.heappush(self.freed.setdefault(ip, []), (last_close[port], port))
+        self.open_ports.setdefault(ip, set()).discard(port)
         return out_key
 
     def close_all(self) -> None:

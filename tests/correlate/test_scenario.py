@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from itertools import pairwise
+
 import pytest
 
 from logwatch.correlate.config import CorrelationConfig
@@ -110,3 +113,25 @@ def test_batch_size_does_not_change_exact_joins(scenario: Scenario) -> None:
         }
 
     assert exact_legs(500) == exact_legs(6000)
+
+
+def test_generator_never_reuses_a_port_while_its_connection_is_open(scenario: Scenario) -> None:
+    # Two live connections with one 4-tuple cannot exist; exact joins rely on it.
+    lifetimes: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for file, lines in scenario.files.items():
+        if "ztunnel" not in file:
+            continue
+        for line in lines:
+            if 'direction="outbound"' not in line:
+                continue
+            body = line.split(" stdout F ", 1)[1]
+            close = datetime.strptime(body.split("\t")[0], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+            fields = dict(kv.split("=", 1) for kv in body.split("\t")[4].split(" ") if "=" in kv)
+            duration = int(fields["duration"].strip('"').removesuffix("ms")) / 1000
+            key = (fields["src.addr"], fields["dst.hbone_addr"])
+            lifetimes.setdefault(key, []).append((close - duration, close))
+    reused = [spans for spans in lifetimes.values() if len(spans) > 1]
+    assert reused
+    for spans in reused:
+        spans.sort()
+        assert all(later[0] >= earlier[1] for earlier, later in pairwise(spans))

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import polars as pl
 
-from logwatch.demo.mesh import INGRESS, LOGGING_PODS, WAYPOINT_RATINGS, Incidents, Mesh, prepare_tree
+from logwatch.demo.mesh import (
+    INGRESS,
+    LOGGING_PODS,
+    WAYPOINT_RATINGS,
+    Incidents,
+    Mesh,
+    prepare_tree,
+)
 from parsers import StreamDecoder
 
 START = datetime(2025, 7, 18, 3, 33, 0, tzinfo=UTC)

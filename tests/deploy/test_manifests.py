@@ -202,3 +202,37 @@ def test_containerfile_command_is_a_valid_logwatch_invocation() -> None:
     help_text = CliRunner().invoke(cli, [args[0], "--help"]).output
     for option in (a for a in args[1:] if a.startswith("--")):
         assert option in help_text, f"`logwatch run` has no {option}"
+
+
+def test_configmap_rules_load_with_the_rule_validator_and_join_the_builtin_pack(tmp_path: Path) -> None:
+    from logwatch.alerts.rulefiles import configured_rules
+
+    custom = {
+        "rules": [
+            {
+                "name": "CheckoutRateLimited",
+                "kind": "threshold",
+                "where": {"kind": "envoy", "signals": "rate_limited", "route_name": {"prefix": "httproute/shop/"}},
+                "group_by": ["route_name"],
+                "window": "1m",
+                "threshold": 5,
+                "severity": "critical",
+                "annotations": {"summary": "Checkout rate limited on {labels.route_name}"},
+            }
+        ]
+    }
+    configmap = next(d for d in _render({"rules": custom}) if d["kind"] == "ConfigMap")
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(configmap["data"]["rules.yaml"])
+    config_text = configmap["data"]["config.yaml"].replace("/etc/logwatch/rules.yaml", str(rules_file))
+    (tmp_path / "config.yaml").write_text(config_text)
+    config = load_config(tmp_path / "config.yaml", env={})
+    names = {rule.name for rule in configured_rules(config.alerts)}
+    assert "CheckoutRateLimited" in names
+    assert {"RateLimited", "CircuitBreakerOpen"} <= names
+
+    broken = {"rules": [{**custom["rules"][0], "threshold": "many"}]}
+    configmap = next(d for d in _render({"rules": broken}) if d["kind"] == "ConfigMap")
+    rules_file.write_text(configmap["data"]["rules.yaml"])
+    with pytest.raises(ValueError, match="CheckoutRateLimited"):
+        configured_rules(load_config(tmp_path / "config.yaml", env={}).alerts)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 
 from logwatch.alerts.config import AlertsConfig
 from logwatch.alerts.stage import AlertStage
 from logwatch.clock import ManualClock
+from logwatch.kafka.topology import run_analyzer
 from logwatch.pipeline.pipeline import Pipeline
 from logwatch.sinks.file import FileSink
 from parsers.stream import StreamDecoder
@@ -17,14 +19,11 @@ from tests.kafka.helpers import (
     EPOCH,
     FIXTURES,
     LATENESS,
-    alert_owner,
-    analyzer,
     collector,
     consume_all,
     envoy_line,
     kafka_config,
     produce_raw,
-    publisher,
     read_ndjson,
     wait_for,
 )
@@ -65,15 +64,26 @@ async def test_raw_lines_reach_the_analyzer_as_the_records_the_parsers_make(
         f"kafka://{broker.bootstrap}/raw?group=collectors",
         f"kafka://{broker.bootstrap}/records",
     )
-    signals = publisher(config, "signals", "analyzer-1")
-    second = analyzer(
-        config, f"kafka://{broker.bootstrap}/records?group=analyzers", [sink, signals]
+    alerts = AlertStage(AlertsConfig(), builtin_pack(), clock=ManualClock(EPOCH), outbox=None)
+    stop = asyncio.Event()
+    # the analyzer role as `logwatch run --source kafka://...` assembles it
+    analyzing = asyncio.create_task(
+        run_analyzer(
+            config.model_copy(update={"signals_topic": "signals"}),
+            f"kafka://{broker.bootstrap}/records?group=analyzers",
+            stages=[sink],
+            alerts=alerts,
+            rules=builtin_pack(),
+            stop=stop,
+            clock=ManualClock(EPOCH),  # sample lines are from 2025: no wall-clock ticks
+            allowed_lateness=LATENESS,
+            analyzer_id="analyzer-1",
+        )
     )
-    owner, alerts = alert_owner(config, f"kafka://{broker.bootstrap}/signals?group=alerts")
-    members = [first.start(), second.start(), owner.start()]
+    members = [first.start()]
     try:
         await wait_for(lambda: len(read_ndjson(out)) >= sum(expected.values()), 60, "records")
-        # a line an hour later moves event time on: the alert windows close
+        # a line two hours later moves event time on: the alert windows close
         late = envoy_line(1, EPOCH.replace(hour=6))
         produce_raw(broker.bootstrap, "raw", [late], key=b"late")
         reference = _reference_alerts(
@@ -82,10 +92,11 @@ async def test_raw_lines_reach_the_analyzer_as_the_records_the_parsers_make(
         assert {"RateLimited", "CircuitBreakerOpen"} <= {rule for rule, _, _ in reference}
         await wait_for(lambda: len(_fired(alerts)) >= len(reference), 60, "the alerts")
     finally:
+        stop.set()
         for member in members:
             await member.shutdown()
+        await asyncio.wait_for(analyzing, 30)
         kafka_sink.close()
-        signals.close()
         sink.close()
 
     # every alert a single process decides, once; no other

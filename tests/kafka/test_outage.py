@@ -12,7 +12,7 @@ from logwatch.kafka.client import ensure_topics
 from logwatch.kafka.producer import KafkaRecordSink, PublishError
 from logwatch.sinks.file import FileSink
 from parsers.stream import StreamDecoder
-from tests.kafka.broker import Broker
+from tests.kafka.broker import Broker, free_port
 from tests.kafka.helpers import (
     EPOCH,
     analyzer,
@@ -85,3 +85,17 @@ def _flush_until_acknowledged(sink: KafkaRecordSink, attempts: int = 10) -> None
         except PublishError:
             continue
     raise AssertionError(f"records not acknowledged after {attempts} flushes")
+
+
+async def test_a_source_that_never_reaches_a_broker_still_stops_on_request(
+    tmp_path: Path,
+) -> None:
+    nowhere = f"127.0.0.1:{free_port()}"  # nothing listens here
+    config = kafka_config(nowhere, request_timeout_ms=1000)
+    file_sink = FileSink(str(tmp_path / "none.ndjson"))
+    member = analyzer(config, f"kafka://{nowhere}/records?group=g", [file_sink]).start()
+    await asyncio.sleep(2.0)  # connection attempts fail and back off, nothing crashes
+    assert member.task is not None and not member.task.done()
+    await member.shutdown(timeout_s=10.0)
+    file_sink.close()
+    assert read_ndjson(tmp_path / "none.ndjson") == []

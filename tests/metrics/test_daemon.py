@@ -85,5 +85,9 @@ def test_daemon_metrics_scraped_by_prometheus(
     )
     assert list(got.values()) == [float(lines)]
 
+    # The daemon's correlator is plugged in: its totals are exported (values depend on when
+    # paths finalize, presence does not).
+    assert prometheus.query_until("logwatch_correlation_hops_total", bool)
+
     daemon.signal(signal.SIGTERM)
     assert daemon.wait(20) == 0

@@ -184,3 +184,16 @@ async def _until(condition: object, limit_s: float = 5.0) -> None:
     async with asyncio.timeout(limit_s):
         while not condition():  # noqa: ASYNC110 - the tailer polls; so does the test
             await asyncio.sleep(0.01)
+
+
+async def test_switch_to_an_empty_new_file_is_announced(tmp_path: Path) -> None:
+    live = tmp_path / "app.log"
+    append(live, "a1")
+    tailer, _ = make_tailer(live)
+    await read_once(tailer)
+    os.rename(live, tmp_path / "app.log.1")
+    live.touch()
+    chunks = await read_once(tailer)
+    assert [(c.data, c.new_file, c.start_offset, c.identity.ino) for c in chunks] == [
+        (b"", True, 0, live.stat().st_ino)
+    ]

@@ -18,8 +18,11 @@ from collections import deque
 from logwatch.daemon_stats import DaemonStats
 from logwatch.sources.tail.chunk import FileChunk
 from logwatch.sources.tail.openfile import OpenFile, ReadLimits
+from logwatch.sources.tail.resume import rotated_after
 
 log = logging.getLogger("logwatch.tail")
+
+HELD_MEMORY = 64  # rotated files remembered per logical file
 
 
 class Follower:
@@ -32,6 +35,15 @@ class Follower:
         self.files: deque[OpenFile] = deque(files)
         self.grace_s = grace_s
         self.missing_since: float | None = None
+        # (dev, inode) of files this follower opened, newest last: never read twice
+        self.held: dict[tuple[int, int], OpenFile] = {}
+        for opened in files:
+            self._hold(opened)
+
+    def _hold(self, opened: OpenFile) -> None:
+        self.held[(opened.dev, opened.ino)] = opened
+        while len(self.held) > HELD_MEMORY:
+            del self.held[next(iter(self.held))]
 
     @property
     def current(self) -> OpenFile:
@@ -52,9 +64,15 @@ class Follower:
             newer = OpenFile.open(self.key)
         except OSError:
             return  # replaced again or unreadable right now: the next poll retries
-        newer.starts_new_file = True
-        self.files.append(newer)
-        stats.rotations += 1
+        # files rotated more than once since the last look sit between the two: hold them too
+        held = {key: opened.fingerprint for key, opened in self.held.items()}
+        held[(newer.dev, newer.ino)] = newer.fingerprint
+        skipped = rotated_after(self.files[-1], self.key, held)
+        for between in [*skipped, newer]:
+            between.starts_new_file = True
+            self.files.append(between)
+            self._hold(between)
+        stats.rotations += 1 + len(skipped)
         log.info("file rotated", extra={"path": self.key, "previous": self.current.path})
 
     def read(
@@ -92,6 +110,11 @@ class Follower:
                 stats.lost_bytes += current.remaining()
             current.close()
             self.files.popleft()
+            newer.refresh(stats)
+            chunk = newer.read_lines(self.key, limits, stats)
+            # announce the switch even before the new file has a whole line, so its position
+            # (offset 0) is what gets checkpointed from now on
+            return chunk if chunk is not None else newer.announce(self.key)
 
     def finished(self, *, eager: bool = False) -> bool:
         """Deleted (or gone from the glob), fully read, and quiet for the grace period."""

@@ -142,6 +142,21 @@ class OpenFile:
             return chunk
         return None
 
+    def announce(self, key: str) -> FileChunk:
+        """An empty chunk at the current position (the reader starts or switches here)."""
+        chunk = FileChunk(
+            key=key,
+            identity=self.identity(),
+            data=b"",
+            start_offset=self.offset,
+            start_lineno=self.lineno,
+            lines=0,
+            new_file=self.starts_new_file,
+            file_size=self.size,
+        )
+        self.starts_new_file = False
+        return chunk
+
     def _skipped_line(self, stats: DaemonStats, tail_bytes: int) -> None:
         self.offset += tail_bytes
         self.lineno += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 
 from logwatch.checkpoint import FilePosition
 from logwatch.daemon_stats import DaemonStats
@@ -46,7 +47,8 @@ def open_resumed(position: FilePosition, stats: DaemonStats) -> list[OpenFile]:
     except OSError:
         live = None
     if found is not None and not (live is not None and found.same_file(os.fstat(live.fd))):
-        files.extend(_rotated_after(found, live, position.key))
+        held = {} if live is None else {(live.dev, live.ino): live.fingerprint}
+        files.extend(rotated_after(found, position.key, held))
     if live is not None:
         if any(f.same_file(os.fstat(live.fd)) for f in files):
             live.close()
@@ -57,13 +59,13 @@ def open_resumed(position: FilePosition, stats: DaemonStats) -> list[OpenFile]:
     return files
 
 
-def _rotated_after(found: OpenFile, live: OpenFile | None, key: str) -> list[OpenFile]:
-    """Rotated files of ``key`` newer than ``found``, oldest first (not the live file)."""
+def rotated_after(found: OpenFile, key: str, held: Mapping[tuple[int, int], str]) -> list[OpenFile]:
+    """Rotated files of ``key`` newer than ``found``, oldest first: same directory, name
+    starting with the live file's name, modified since ``found`` (file times are tick-grained,
+    so the same tick counts as newer). ``held`` maps (dev, inode) of files already read to
+    their fingerprint: those are skipped unless the inode now holds other content (reused)."""
     directory, name = os.path.split(key)
     since = os.fstat(found.fd).st_mtime_ns
-    skip = {(found.dev, found.ino)}
-    if live is not None:
-        skip.add((live.dev, live.ino))
     newer: list[tuple[int, str]] = []
     try:
         entries = list(os.scandir(directory))
@@ -76,59 +78,19 @@ def _rotated_after(found: OpenFile, live: OpenFile | None, key: str) -> list[Ope
             st = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        fresh = st.st_mtime_ns >= since and (st.st_dev, st.st_ino) not in skip
-        if fresh and entry.is_file(follow_symlinks=False):
+        if (st.st_dev, st.st_ino) == (found.dev, found.ino):
+            continue
+        if st.st_mtime_ns >= since and entry.is_file(follow_symlinks=False):
             newer.append((st.st_mtime_ns, entry.path))
     opened: list[OpenFile] = []
     for _, path in sorted(newer):
         try:
-            opened.append(OpenFile.open(path))
+            candidate = OpenFile.open(path)
         except OSError:
             continue
+        known = held.get((candidate.dev, candidate.ino))
+        if known is not None and fd_matches(candidate.fd, known):
+            candidate.close()
+            continue
+        opened.append(candidate)
     return opened
-
-
-def _find_checkpointed(position: FilePosition) -> OpenFile | None:
-    for path in _candidates(position):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            continue
-        try:
-            st = os.fstat(fd)
-            if st.st_size >= position.offset and fd_matches(fd, position.fingerprint):
-                return OpenFile(path, fd, position.offset, position.lineno)
-        except OSError:
-            pass
-        os.close(fd)
-    return None
-
-
-def _candidates(position: FilePosition) -> list[str]:
-    """Same-inode files first (a rename keeps the inode; the fingerprint check rejects a
-    reused one), then the recorded path, then every other sibling."""
-    directories = {os.path.dirname(position.path), os.path.dirname(position.key)}
-    ranked: list[tuple[int, str]] = [(1, position.path)]
-    for directory in sorted(directories):
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.endswith(_SKIP_SUFFIXES):
-                continue
-            try:
-                if not entry.is_file():
-                    continue
-                same_inode = entry.inode() == position.ino
-            except OSError:
-                continue
-            if same_inode:
-                ranked.append((0, entry.path))
-            elif entry.path != position.path:
-                ranked.append((2, entry.path))
-    ordered: list[str] = []
-    for _, path in sorted(ranked):
-        if path not in ordered:
-            ordered.append(path)
-    return ordered

@@ -66,6 +66,24 @@ class Tailer:
 
     async def run(self, emit: Emit, stop: asyncio.Event, *, once: bool = False) -> None:
         """Read until ``stop`` is set, or with ``once`` until everything there was read."""
+        watcher = asyncio.create_task(self._watch_rotations(stop))
+        try:
+            await self._read_loop(emit, stop, once=once)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _watch_rotations(self, stop: asyncio.Event) -> None:
+        """Look for rotations even while reading waits on a full queue (backpressure): the
+        new file is opened at once, so a rotated file deleted later is still read."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._sources.poll_interval_s)
+            for follower in list(self._followers.values()):
+                follower.check_path(self._stats)
+
+    async def _read_loop(self, emit: Emit, stop: asyncio.Event, *, once: bool) -> None:
         next_discovery = 0.0
         while not stop.is_set():
             if time.monotonic() >= next_discovery:
@@ -160,15 +178,7 @@ class Tailer:
             "following file",
             extra={"path": key, "offset": first.offset, "resumed": position is not None},
         )
-        return FileChunk(
-            key=key,
-            identity=first.identity(),
-            data=b"",
-            start_offset=first.offset,
-            start_lineno=first.lineno,
-            lines=0,
-            file_size=first.size,
-        )
+        return first.announce(key)
 
     def _close(self, follower: Follower, why: str) -> FileChunk:
         current = follower.current
