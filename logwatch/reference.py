@@ -16,30 +16,51 @@ import tokenize
 import types
 import typing
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from logwatch.config import ENV_PREFIX, Config
 
 
+def _unwrap(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` -> X."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
 def _type_name(annotation: Any) -> str:
+    annotation = _unwrap(annotation)
     origin = typing.get_origin(annotation)
     if origin is None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return "section"
+        if annotation is timedelta:
+            return "duration"
+        if annotation is SecretStr:
+            return "secret: `{env: NAME}` or `{file: PATH}`"
         return getattr(annotation, "__name__", str(annotation)).replace("NoneType", "null")
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
-        return " | ".join(_type_name(a) for a in args)
+        return " or ".join(dict.fromkeys(_type_name(a) for a in args))
     if origin is typing.Literal:
-        return " | ".join(repr(a) for a in args)
-    if origin is tuple:
+        return " or ".join(f"`{a}`" for a in args)
+    if origin in (tuple, list, set, frozenset):
         return f"list of {_type_name(args[0])}" if args else "list"
-    if origin in (list, set, frozenset):
-        return f"list of {_type_name(args[0])}"
     if origin is dict:
         return f"map of {_type_name(args[1])}"
     return getattr(origin, "__name__", str(origin))
+
+
+def _duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{value.total_seconds():g}s"
 
 
 def _default(field: FieldInfo) -> str:
@@ -50,17 +71,35 @@ def _default(field: FieldInfo) -> str:
         return "(section)"
     if isinstance(value, tuple | list) and value and isinstance(value[0], BaseModel):
         return f"{len(value)} entries"
+    if isinstance(value, timedelta):
+        return _duration(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(repr(v) for v in value) + "]"
     text = repr(value) if not isinstance(value, str) else f'"{value}"'
     return text.replace("|", "\\|")
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def _models_of(annotation: Any) -> list[type[BaseModel]]:
+    """The config models a field holds directly, optionally, or as list items."""
+    annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
+        return [annotation]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, tuple, list):
+        return [m for arg in typing.get_args(annotation) if arg is not Ellipsis for m in _models_of(arg)]
+    return []
 
 
 def _field_comments(model: type[BaseModel]) -> dict[str, str]:
+    """Comments of the model's own fields and of those it inherits."""
+    comments: dict[str, str] = {}
+    for klass in reversed(model.__mro__):
+        if isinstance(klass, type) and issubclass(klass, BaseModel) and klass is not BaseModel:
+            comments.update(_class_field_comments(klass))
+    return comments
+
+
+def _class_field_comments(model: type[BaseModel]) -> dict[str, str]:
     """The ``#`` comments of each field in the model's source (the comment lines right above
     it, or a comment ending its line): config models document their fields that way, and
     the reference should say what the code says."""
@@ -95,15 +134,46 @@ def _field_comments(model: type[BaseModel]) -> dict[str, str]:
     return comments
 
 
-def _walk(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, FieldInfo, str]]:
+Row = tuple[str, FieldInfo | None, str, bool]  # key, field, meaning, settable by env
+
+
+def _walk(model: type[BaseModel], prefix: str, env: bool = True) -> Iterator[Row]:
     comments = _field_comments(model)
     for name, field in model.model_fields.items():
-        key = f"{prefix}{name}"
-        nested = _model_of(field.annotation)
-        if nested is not None:
-            yield from _walk(nested, key + ".")
-        else:
-            yield key, field, field.description or comments.get(name, "")
+        key = f"{prefix}{field.alias or name}"
+        doc = field.description or comments.get(name, "")
+        annotation = _unwrap(field.annotation)
+        models = _models_of(annotation)
+        is_list = typing.get_origin(annotation) in (tuple, list)
+        if models and not is_list and len(models) == 1:
+            # a section (or an optional one): its keys are the rows
+            optional = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+            if optional:
+                yield key, field, doc or "optional section", False
+            yield from _walk(models[0], key + ".", env)
+            continue
+        yield key, field, doc, env
+        if models and is_list:
+            yield from _walk_items(key, models)
+
+
+def _walk_items(key: str, models: list[type[BaseModel]]) -> Iterator[Row]:
+    """Rows for list items; with several item types (``type: slack``...), the keys every type
+    shares are listed once under ``key[]`` and the rest under ``key[type=...]``."""
+    if len(models) == 1:
+        yield from _walk(models[0], f"{key}[].", False)
+        return
+    per_type = {m: {row[0]: row for row in _walk(m, ".", False)} for m in models}
+    shared = set.intersection(*(set(rows) for rows in per_type.values())) - {".type"}
+    first = per_type[models[0]]
+    for sub in first:
+        if sub in shared:
+            yield (f"{key}[]{sub}", *first[sub][1:])
+    for model, rows in per_type.items():
+        kind = model.model_fields["type"].default
+        for sub, row in rows.items():
+            if sub not in shared:
+                yield (f"{key}[type={kind}]{sub}", *row[1:])
 
 
 def config_reference() -> str:
@@ -112,13 +182,12 @@ def config_reference() -> str:
         "| key | type | default | environment | meaning |",
         "|---|---|---|---|---|",
     ]
-    for key, field, doc in _walk(Config, ""):
-        env = ENV_PREFIX + key.upper().replace(".", "__")
+    for key, field, doc, settable in _walk(Config, ""):
+        env = f"`{ENV_PREFIX}{key.upper().replace('.', '__')}`" if settable else "(in the list)"
         doc = doc.replace("\n", " ").replace("|", "\\|")
-        rows.append(
-            f"| `{key}` | {_type_name(field.annotation).replace('|', 'or')} | "
-            f"`{_default(field)}` | `{env}` | {doc} |"
-        )
+        kind = _type_name(field.annotation) if field else ""
+        default = f"`{_default(field)}`" if field else ""
+        rows.append(f"| `{key}` | {kind} | {default} | {env} | {doc} |")
     return "\n".join(rows)
 
 

@@ -122,6 +122,11 @@ def _in_line_order(parts: list[pl.DataFrame]) -> pl.DataFrame | None:
     return pl.concat(parts).sort(ORDER)
 
 
+def _has_partial_marker(lines: pl.DataFrame) -> bool:
+    """Whether any line has a CRI ``P`` tag marker anywhere (conservative)."""
+    return bool(lines.select(pl.col("line").str.contains(" std(?:out|err) P ").any()).item())
+
+
 def _combine(pieces: list[BatchPlan], first_lineno: int) -> BatchPlan:
     """One plan from consecutive pieces of a chunk (fast frames already carry line numbers)."""
     if len(pieces) == 1:
@@ -219,16 +224,10 @@ class BatchParser:
         lines = _read_lines(data)
         if lines is None:
             return None
-        line = pl.col("line")
-        # One pass over the lines instead of scanning the bytes once per marker.
-        docker, partial = lines.select(
-            line.str.starts_with('{"log":').any(),
-            line.str.contains(" std(?:out|err) P ").any().alias("partial"),
-        ).row(0)
-        if docker:
+        if lines.select(pl.col("line").str.starts_with('{"log":').any()).item():
             raise _DockerLines
         frame: pl.DataFrame | None = None
-        if not pending_streams and not partial:
+        if not pending_streams:
             frame = self._split_marked(lines, data)
         if frame is None:
             frame = self._split_exact(lines, data, pending_streams)
@@ -241,30 +240,41 @@ class BatchParser:
 
         A line is CRI when the text before its first marker is exactly a timestamp; anything
         else is unwrapped content (or, starting with ``<timestamp> ``, left to the per-line
-        path: kubectl prefix, ``P`` fragments, stderr). ``None`` when polars refuses the bytes
-        or the lines do not add up.
+        path: kubectl prefix, ``P`` fragments, stderr). ``None`` when the lines do not add up
+        or may hold a CRI partial (``P``) sequence, which needs ``_split_exact``.
         """
         line = pl.col("line")
-        position = line.str.find(" stdout F ", literal=True)
-        cri = line.str.head(position).str.contains(f"^{TS_PATTERN}$").fill_null(False)
-        length = line.str.len_bytes().fill_null(0).cast(pl.Int64)
-        slow = (
-            line.is_null()
-            | (length > self._options.max_line_bytes)
-            | (~cri & line.str.contains(f"^{TS_PATTERN} ").fill_null(False))
+        # The marker position and line length are used several times below: computed once
+        # (eager expressions are not deduplicated). One regex per line: the timestamp a line
+        # starts with (then a space), if any. The timestamp grammar has one match length, so
+        # the text before the marker is exactly a timestamp iff that timestamp ends where the
+        # marker starts.
+        measured = lines.lazy().with_columns(
+            line.str.find(" stdout F ", literal=True).cast(pl.Int64).alias("position"),
+            line.str.extract(f"^({TS_PATTERN}) ", 1).str.len_bytes().cast(pl.Int64).alias("stamp"),
+            line.str.len_bytes().fill_null(0).cast(pl.Int64).alias("length"),
         )
-        frame = lines.select(
+        position, stamp, length = pl.col("position"), pl.col("stamp"), pl.col("length")
+        cri = (stamp == position).fill_null(False)
+        other_envelope = ~cri & stamp.is_not_null()  # kubectl prefix, stderr, P fragment, ...
+        slow = line.is_null() | (length > self._options.max_line_bytes) | other_envelope
+        frame = measured.select(
             pl.int_range(pl.len(), dtype=pl.Int64).alias("idx"),
             ((length + 1).cum_sum() - (length + 1)).alias("offset"),
             pl.when(cri).then(line.str.slice(position + 10)).otherwise(line).alias("content"),
             slow.alias("slow"),
-            length.alias("length"),
-        )
+            length,
+            other_envelope.any().alias("other_envelope"),
+        ).collect()
+        # A P fragment starts with a timestamp but no `` stdout F ``: only when such lines exist
+        # is the (more costly) search for partial markers needed.
+        if frame.height and frame["other_envelope"][0] and _has_partial_marker(lines):
+            return None
         # Every byte accounted for (no "\r" reaches here): the rows are exactly the lines.
         total = frame["length"].sum() + frame.height - (0 if data.endswith(b"\n") else 1)
         if total != len(data):
             return None
-        return frame.drop("length")
+        return frame.drop("length", "other_envelope")
 
     def _split_exact(
         self, lines: pl.DataFrame, data: bytes, pending_streams: set[str]
@@ -334,10 +344,12 @@ class BatchParser:
             slow_idx.append(rejected)
         fast = _in_line_order(parts)
         slow_indices = pl.concat(slow_idx)
-        slow = []
+        slow: list[tuple[int, bytes, int]] = []
         if slow_indices.len() == 0:  # the usual case: skip the lookup below entirely
             return BatchPlan(frame.height, first_lineno, slow, fast, len(data))
-        slow_rows = frame.select("idx", "offset").filter(pl.col("idx").is_in(slow_indices.implode()))
+        slow_rows = frame.select("idx", "offset").filter(
+            pl.col("idx").is_in(slow_indices.implode())
+        )
         for index, offset in slow_rows.iter_rows():
             end = data.find(b"\n", offset)
             slow.append((index, data[offset : len(data) if end < 0 else end + 1], offset))

@@ -81,24 +81,26 @@ def envoy_records(
     """Records from raw Envoy values keyed by record key (``time`` = raw start time, ``__odd`` =
     values only the per-line path may judge), and the ``idx`` of rows left to that path."""
     frame = frame.with_columns(
-        pl.when(pl.col(k) == "-").then(None).otherwise(pl.col(k)).alias(k)
-        for k in (*ENVOY_STRING_KEYS, *ENVOY_INT_KEYS)
-    )
-    ok = pl.col("time").str.contains(UTC_TIME).fill_null(False)
-    frame = frame.with_columns(
+        *(
+            pl.when(pl.col(k) == "-").then(None).otherwise(pl.col(k)).alias(k)
+            for k in (*ENVOY_STRING_KEYS, *ENVOY_INT_KEYS)
+        ),
         pl.col("time")
         .str.to_datetime(TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
-        .alias("ts")
+        .alias("ts"),
     )
-    ok = ok & pl.col("ts").is_not_null()
+    ok = pl.col("time").str.contains(UTC_TIME).fill_null(False) & pl.col("ts").is_not_null()
     for key in ENVOY_INT_KEYS:
         ok = ok & (pl.col(key).is_null() | pl.col(key).str.contains(DIGITS))
     # Objects, arrays and booleans as values: the per-line path decides what they mean.
     ok = ok & ~pl.col("__odd")
+    # Evaluated once: the lookup below and the final split both need it.
+    frame = frame.with_columns(ok.alias("__values_ok"))
     # Derived values, once per distinct input, with the per-line functions.
     table: dict[tuple[Any, ...], dict[str, Any]] = {}
+    flag_keys = ["response_flags", "response_code_details"]
     for raw_flags, details in distinct(
-        frame.filter(ok), ["response_flags", "response_code_details"]
+        frame.select(*flag_keys, "__values_ok").filter(pl.col("__values_ok")), flag_keys
     ):
         try:
             flags = parse_flags(none_if_null_key(raw_flags))
@@ -127,7 +129,7 @@ def envoy_records(
             "reset_reason": pl.String(),
         },
     )
-    ok = ok & pl.col("flags_ok").fill_null(False)
+    ok = pl.col("__values_ok") & pl.col("flags_ok").fill_null(False)
     roles = ctx.options.roles
     meta = ctx.meta
     role_table = {

@@ -32,11 +32,12 @@ def json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, 
     plain Envoy or ztunnel JSON lines, and the ``idx`` of every other row."""
     sink = io.BytesIO()  # written as bytes: no Python str of the whole chunk
     part.select("content").write_csv(sink, include_header=False, quote_style="never")
-    buffer = sink.getvalue()
     # Fewer columns to fill when no line can be ztunnel's (it needs a "level" key).
-    schema = _SCHEMA if b'"level"' in buffer else _ENVOY_SCHEMA
+    has_level = part.select(pl.col("content").str.contains('"level"', literal=True).any()).item()
+    schema = _SCHEMA if has_level else _ENVOY_SCHEMA
     try:
-        decoded = pl.read_ndjson(buffer, schema=schema)
+        sink.seek(0)
+        decoded = pl.read_ndjson(sink, schema=schema)
     except Exception:  # one bad line spoils the chunk for read_ndjson: be exact instead
         return empty_records(), part["idx"]
     if decoded.height != part.height:

@@ -60,12 +60,19 @@ class RouteConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    # the receiver (notifiers.receivers[].name) of matching alerts
     receiver: str = Field(min_length=1)
+    # label matchers, all must match: name=value, name!=value, name=~regex, name!~regex
     matchers: tuple[str, ...] = ()
+    # also try the routes after this one
     continue_: bool = Field(default=False, alias="continue")
+    # labels that make one notification group (inherits alerts.group_by)
     group_by: tuple[str, ...] | None = None
+    # wait this long to batch a new group's first notification (inherits)
     group_wait: Duration | None = None
+    # least time between two notifications of one group (inherits)
     group_interval: Duration | None = None
+    # re-notify a still-firing group this often (inherits)
     repeat_interval: Duration | None = None
 
     _check = field_validator("matchers")(_matchers)
@@ -78,8 +85,11 @@ class InhibitRuleConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # while an alert matching these fires ...
     source_matchers: tuple[str, ...]
+    # ... alerts matching these are not notified ...
     target_matchers: tuple[str, ...]
+    # ... when they have the same values of these labels
     equal: tuple[str, ...] = ()
 
     _check = field_validator("source_matchers", "target_matchers")(_matchers)
@@ -104,21 +114,33 @@ def _default_inhibitions() -> tuple[InhibitRuleConfig, ...]:
 class AlertsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # evaluate alert rules at all
     enabled: bool = True
     rule_files: tuple[str, ...] = ()  # paths or glob patterns of rule YAML files
+    # load the built-in rules (rules/pack/)
     use_builtin_pack: bool = True
+    # rule names to turn off (built-in or not)
     disabled_rules: tuple[str, ...] = ()
+    # receiver of alerts that no route matches
     receiver: str = "console"
+    # labels that make one notification group
     group_by: tuple[str, ...] = ("alertname",)
+    # wait this long to batch a new group's first notification
     group_wait: Duration = timedelta(seconds=10)
+    # least time between two notifications of one group
     group_interval: Duration = timedelta(minutes=1)
+    # re-notify a still-firing group this often
     repeat_interval: Duration = timedelta(hours=4)
+    # routing tree, first match wins unless continue is set
     routes: tuple[RouteConfig, ...] = ()
+    # suppress alerts that a firing cause explains (default: an open circuit breaker or no
+    # healthy upstream inhibits HighErrorRatio on the same cluster)
     inhibit_rules: tuple[InhibitRuleConfig, ...] = Field(default_factory=_default_inhibitions)
     silences_file: str = "silences.json"  # relative to the state dir
     state_file: str = "alerts-state.json"  # relative to the state dir
     # base of each alert's generatorURL (``<external_url>/rules/<rule>``)
     external_url: str = "http://localhost:8686"
+    # alerts kept for the replay report
     max_report_alerts: int = Field(default=10_000, ge=1)
 
     _positive = field_validator("group_interval", "repeat_interval")(_positive_interval)

@@ -82,29 +82,42 @@ def pair_connections(
 ) -> pl.DataFrame:
     """1:1 pairs ``left_id`` (outbound) -> ``right_id`` (inbound); see ``accepted``.
 
-    ``offsets`` (file, file_r, offset_us) are known clock offsets between ztunnel files (see
-    ``skew``); where one is known the close times must agree within ``skew_residual_ms``
-    after removing it, else within the whole skew. Also returns ``offset_us``, the observed
-    inbound-minus-outbound close time, to refine the estimates.
+    ``offsets`` (file, peer, offset_us) are known clock offsets from an outbound record's
+    file to its destination pod's node (see ``skew``). Where one is known, the inbound close
+    must lie within ``skew_residual_ms`` of the outbound close plus the offset; else within
+    the whole skew. Also returns ``offset_us``, the observed inbound-minus-outbound close
+    time, to refine the estimates.
     """
     slack = _slack_us(config)
     residual = config.skew_residual_ms * MS
     dur_tol = config.pair_duration_tolerance_ms
-    left = outbound.select(
-        "id",
-        "file",
-        "src_ip",
-        "dst_key",
-        "src_identity",
-        "dst_identity",
-        "duration_ms",
-        "close_us",
-        (pl.col("close_us") - slack).alias("lo"),
-        (pl.col("close_us") + slack).alias("hi"),
+    left = (
+        outbound.join(offsets.rename({"peer": "dst_ip"}), on=["file", "dst_ip"], how="left")
+        .select(
+            "id",
+            "src_ip",
+            "dst_key",
+            "src_identity",
+            "dst_identity",
+            "duration_ms",
+            "close_us",
+            "offset_us",
+            pl.when(pl.col("offset_us").is_not_null())
+            .then(pl.lit(residual))
+            .otherwise(pl.lit(slack))
+            .alias("tolerance"),
+        )
+        .with_columns(
+            (pl.col("close_us") + pl.col("offset_us").fill_null(0) - pl.col("tolerance")).alias(
+                "lo"
+            ),
+            (pl.col("close_us") + pl.col("offset_us").fill_null(0) + pl.col("tolerance")).alias(
+                "hi"
+            ),
+        )
     )
     right = inbound.select(
         "id",
-        "file",
         "src_ip",
         "dst_key",
         "src_identity",
@@ -124,15 +137,13 @@ def pair_connections(
         right_interval=("lo", "hi"),
         bucket_us=US,
     )
-    pairs = pairs.join(offsets, on=["file", "file_r"], how="left")
-    known = pl.col("offset_us").is_not_null()
     observed = pl.col("close_us_r") - pl.col("close_us")
     close_gap = (observed - pl.col("offset_us").fill_null(0)).abs()
-    tolerance = pl.when(known).then(pl.lit(residual)).otherwise(pl.lit(slack))
     dur_gap = (pl.col("duration_ms").fill_null(0) - pl.col("duration_ms_r").fill_null(0)).abs()
     same_identity = _equal_when_both(pl.col("src_identity"), pl.col("src_identity_r")) & (
         _equal_when_both(pl.col("dst_identity"), pl.col("dst_identity_r"))
     )
+    tolerance = pl.col("tolerance")
     pairs = pairs.filter(same_identity & (close_gap <= tolerance) & (dur_gap <= dur_tol))
     fit = 1.0 - 0.5 * close_gap / pl.max_horizontal(tolerance, 1) - 0.5 * dur_gap / (dur_tol + 1)
     best = pick_best(pairs, fit, config.min_confidence, carry=observed.alias("offset_us"))

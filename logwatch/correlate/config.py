@@ -13,6 +13,7 @@ class CorrelationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # join the hops of each request (replay, daemon and Kafka analyzer)
     enabled: bool = True
     # A request path stays open this long after its last hop ended, and a ztunnel connection
     # stays joinable this long after it closed: ztunnel writes its line only at close, and the

@@ -42,8 +42,9 @@ from logwatch.correlate.stats import CorrelationStats
 
 log = logging.getLogger(__name__)
 
-# Finalization scans all pending state, so it runs at most once per this much event time.
-_STEP_US = 1 * US
+# Finalization scans all pending state, so it runs at most once per this much event time
+# (a tenth of the join window, at least 1 s): paths close a little later, never wrongly.
+_MIN_STEP_US = 1 * US
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class Correlator:
         self._window_us = int(config.join_window_s * US)
         self._lateness_us = int(config.allowed_lateness_s * US)
         self._max_age_us = int(config.max_path_age_s * US)
+        self._step_us = max(_MIN_STEP_US, self._window_us // 10)
         self._settle_us = int(config.max_clock_skew_s * US) + config.l4_time_tolerance_ms * MS
         self._next_id = 0
         self._hops = pl.DataFrame(schema=HOP_SCHEMA)
@@ -125,7 +127,7 @@ class Correlator:
         if self._horizon_us is not None and horizon <= self._horizon_us:
             return
         self._horizon_us = horizon
-        if self._last_step_us is not None and horizon - self._last_step_us < _STEP_US:
+        if self._last_step_us is not None and horizon - self._last_step_us < self._step_us:
             return
         self._last_step_us = horizon
         self._advance(horizon)
@@ -255,10 +257,18 @@ class Correlator:
         ready = self._hops.filter(in_ready)
         self._hops = self._hops.filter(~in_ready)
         self._pending_hops = self._hops.height
-        outbound = self._conns.filter(pl.col("direction") == "outbound")
+        # Only connections alive around the closing hops can join them; cutting the rest
+        # first keeps a step's cost with the work it does, not with the retained state.
+        first_start, last_end = ready.select(pl.col("start_us").min(), pl.col("end_us").max()).row(
+            0
+        )
+        near = (pl.col("close_us") >= first_start - self._settle_us) & (
+            pl.col("open_us") <= last_end + self._settle_us
+        )
+        outbound = self._conns.filter(near & (pl.col("direction") == "outbound"))
         l4 = exact_l4_joins(ready, outbound, self._config.l4_time_tolerance_ms)
         self._pair(pl.col("id").is_in(l4["conn_id"].implode()), final=False)
-        joined = join_hops(ready, l4, self._conns, self._directory, self._config)
+        joined = join_hops(ready, l4, self._conns.filter(near), self._directory, self._config)
         joined_ids = joined.legs["conn_id"].unique().implode()
         self._conns = self._conns.with_columns(
             (pl.col("joined") | pl.col("id").is_in(joined_ids)).alias("joined")

@@ -35,6 +35,8 @@ _LEG_PRIORITY = {"inbound": 0, "outbound": 1}
 
 def failure_origin(hops: tuple[Hop, ...]) -> FailureOrigin | None:
     """The origin of the failure on ``hops`` (path order), or None when nothing failed."""
+    if not any(hop.signals for hop in hops):
+        return None  # the common case, checked first: most paths did not fail
     index = _deepest_failing_hop(hops)
     if index is None:
         return None

@@ -83,13 +83,15 @@ def pair_step(
 
 
 def _offset_samples(accepted: pl.DataFrame, conns: pl.DataFrame) -> pl.DataFrame:
-    """Clock offset samples of unambiguous pairs: (outbound file, inbound file, offset)."""
-    files = conns.select("id", "file")
+    """Clock offset samples of unambiguous pairs: (outbound file, destination IP, offset)."""
     return (
         accepted.filter(pl.col("candidates") == 1)
-        .join(files.rename({"id": "left_id"}), on="left_id")
-        .join(files.rename({"id": "right_id", "file": "file_r"}), on="right_id")
-        .select("file", "file_r", "offset_us")
+        .join(
+            conns.select(pl.col("id").alias("left_id"), "file", pl.col("dst_ip").alias("peer")),
+            on="left_id",
+        )
+        .select("file", "peer", "offset_us")
+        .drop_nulls()
     )
 
 

@@ -330,6 +330,12 @@ class KafkaSource:
         log.warning("sent %d poison messages to %s", len(self._poison), self.dead_letter_topic)
         self._poison.clear()
 
+    def _assigned(self, partitions: Sequence[TopicPartition]) -> None:
+        # a pipeline that cares which partitions it owns (the signals driver) is told
+        on_assignment = getattr(self._pipeline, "on_assignment", None)
+        if callable(on_assignment):
+            on_assignment(frozenset(tp.partition for tp in partitions))
+
     def _forget(self, partitions: Sequence[TopicPartition]) -> None:
         for tp in partitions:
             self._decoders.pop(tp.partition, None)
@@ -355,6 +361,7 @@ class _Revoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("assigned %s", ", ".join(f"{tp.topic}-{tp.partition}" for tp in assigned))
+        self._source._assigned(assigned)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -235,7 +235,8 @@ class SignalsDriver:
     there before, so once analyzer A's heartbeat ``w`` is read from partition p, all of
     A's aggregates for p up to ``w`` are in. The safe watermark is therefore the minimum,
     over the partitions heard from, of the minimum over the analyzers heard from on that
-    partition within ``stale_after_s`` (wall time; a stopped analyzer stops holding it).
+    partition within ``stale_after_s`` (wall time; a stopped analyzer stops holding it),
+    taken only once every partition this member owns has been heard from.
     """
 
     def __init__(self, stage: AggregateStage, *, stale_after_s: float = 60.0) -> None:
@@ -243,6 +244,7 @@ class SignalsDriver:
         self._stale_after_s = stale_after_s
         # (partition, analyzer) -> (watermark µs, monotonic time heard)
         self._heard: dict[tuple[int, str], tuple[int, float]] = {}
+        self._assigned: frozenset[int] = frozenset()
         self._watermark = 0
         self.aggregates = 0
 
@@ -260,14 +262,20 @@ class SignalsDriver:
             self._heard[key] = (max(previous, stamp), now)
         self.tick()
 
+    def on_assignment(self, partitions: frozenset[int]) -> None:
+        """The partitions this member owns now (called by the source on every rebalance):
+        the watermark waits until each of them has been heard from."""
+        self._assigned = partitions
+        self._heard = {k: v for k, v in self._heard.items() if k[0] in partitions}
+
     def tick(self) -> None:
         now = time.monotonic()
         by_partition: dict[int, int] = {}
         for (partition, _analyzer), (stamp, when) in self._heard.items():
             if now - when <= self._stale_after_s:
                 by_partition[partition] = min(stamp, by_partition.get(partition, stamp))
-        if not by_partition:
-            return
+        if not by_partition or not self._assigned <= by_partition.keys():
+            return  # an owned partition not heard from yet may still hold older counts
         safe = min(by_partition.values())
         if safe > self._watermark:
             self._watermark = safe

@@ -18,8 +18,12 @@ class PrometheusEndpointConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # serve the Prometheus scrape endpoint
     enabled: bool = True
+    # HOST:PORT of the endpoint; in a pod use 0.0.0.0:9464 so Prometheus can scrape it (port 0
+    # picks a free port)
     listen: str = "127.0.0.1:9464"
+    # URL path of the endpoint
     path: str = "/metrics"
 
     @field_validator("listen")
@@ -60,8 +64,12 @@ class OtlpConfig(BaseModel):
 
     # Full URL of the metrics signal endpoint, e.g. http://collector:4318/v1/metrics.
     endpoint: str | None = None
+    # extra request headers (secrets); OTEL_EXPORTER_OTLP_(METRICS_)HEADERS is honoured too
     headers: dict[str, SecretStr] = Field(default_factory=dict)
+    # per-export timeout; default from OTEL_EXPORTER_OTLP_(METRICS_)TIMEOUT (milliseconds) or 10
+    # s
     timeout_s: float | None = Field(default=None, gt=0, le=300)
+    # push period; default from OTEL_METRIC_EXPORT_INTERVAL (milliseconds) or 60 s
     export_interval_s: float | None = Field(default=None, gt=0, le=3600)
 
 
@@ -70,9 +78,13 @@ class CardinalityConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # distinct route names kept as label values; later ones fold into __overflow__
     max_routes: int = Field(default=200, ge=1, le=100_000)
+    # distinct upstream clusters kept as label values; later ones fold into __overflow__
     max_clusters: int = Field(default=200, ge=1, le=100_000)
+    # distinct namespaces kept as label values; later ones fold into __overflow__
     max_namespaces: int = Field(default=100, ge=1, le=100_000)
+    # distinct workloads kept as label values; later ones fold into __overflow__
     max_workloads: int = Field(default=500, ge=1, le=100_000)
     # Distinct combinations of response flags ("UF,URX"); real traffic shows a few dozen.
     max_flag_sets: int = Field(default=64, ge=1, le=10_000)
@@ -88,6 +100,7 @@ class CardinalityConfig(BaseModel):
 class MetricsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # export metrics at all (the daemon; replay never does)
     enabled: bool = True
     prometheus: PrometheusEndpointConfig = Field(default_factory=PrometheusEndpointConfig)
     otlp: OtlpConfig = Field(default_factory=OtlpConfig)

@@ -73,8 +73,11 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
+    # attempts before a notification is dead-lettered (counted and logged)
     max_attempts: int = Field(default=10, ge=1, le=1000)
+    # first retry waits up to this long; each further one doubles it (full jitter)
     base_backoff_s: float = Field(default=1.0, gt=0)
+    # ceiling of the backoff between two attempts
     max_backoff_s: float = Field(default=300.0, gt=0)
     # a server's Retry-After is honoured up to this bound (a broken server cannot park us)
     max_retry_after_s: float = Field(default=3600.0, gt=0)
@@ -83,21 +86,29 @@ class RetryPolicy(BaseModel):
 class _Receiver(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
+    # what alert routes (alerts.receiver, alerts.routes[].receiver) call this receiver
     name: str = Field(min_length=1, max_length=100)
+    # total time one delivery request may take (connect, send, read)
     timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # how failed deliveries are retried
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
 
 class ConsoleReceiver(_Receiver):
+    # one readable line per alert on the daemon's stdout or stderr
     type: Literal["console"] = "console"
+    # where the console lines go
     stream: Literal["stdout", "stderr"] = "stdout"
 
 
 class SlackReceiver(_Receiver):
+    # Slack incoming webhook, Block Kit message; log text is escaped so it cannot mention anyone
     type: Literal["slack"] = "slack"
+    # the incoming webhook URL (a secret: it alone allows posting)
     webhook_url: Secret
     # Slack accepts about one message per second per incoming webhook
     min_interval_s: float = Field(default=1.0, ge=0)
+    # alerts listed in one message; the rest are counted
     max_alerts_listed: int = Field(default=20, ge=1, le=45)
 
 
@@ -109,34 +120,48 @@ def _default_severity_map() -> dict[str, PagerDutySeverity]:
 
 
 class PagerDutyReceiver(_Receiver):
+    # PagerDuty Events API v2: trigger and resolve with a stable dedup_key per alert
     type: Literal["pagerduty"] = "pagerduty"
+    # the integration's routing key
     routing_key: Secret
+    # Events API endpoint (change only for a proxy or a test receiver)
     url: str = "https://events.pagerduty.com/v2/enqueue"
     source: str = "logwatch"  # payload.source when the alert has no better location label
+    # payload client name shown in PagerDuty
     client: str = "logwatch"
+    # link shown with the client name
     client_url: str | None = None
     # logwatch severity -> PagerDuty severity (critical | error | warning | info)
     severity_map: dict[str, PagerDutySeverity] = Field(default_factory=_default_severity_map)
 
 
 class WebhookReceiver(_Receiver):
+    # generic webhook: Alertmanager-webhook-compatible JSON (version 4)
     type: Literal["webhook"] = "webhook"
+    # where the JSON is POSTed
     url: str
+    # when set, X-Logwatch-Signature: sha256=<hex HMAC of the body> is sent
     hmac_secret: Secret | None = None
+    # externalURL field of the payload
     external_url: str = ""
 
 
 class BasicAuth(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
+    # Alertmanager basic-auth user
     username: str
+    # Alertmanager basic-auth password
     password: Secret
 
 
 class AlertmanagerReceiver(_Receiver):
+    # Alertmanager API v2 (POST /api/v2/alerts); endsAt set on resolve
     type: Literal["alertmanager"] = "alertmanager"
     url: str  # base URL, e.g. http://alertmanager:9093
+    # basic auth for Alertmanager (or bearer_token, not both)
     basic_auth: BasicAuth | None = None
+    # bearer token for Alertmanager
     bearer_token: Secret | None = None
     # Alertmanager resolves alerts that are not re-posted; firing alerts are re-sent this often
     repost_interval_s: float = Field(default=60.0, gt=0)
@@ -160,6 +185,7 @@ class DeliveryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     outbox_file: str = "outbox.sqlite3"  # relative to the state dir
+    # outbox entries a receiver's sender takes at once
     batch: int = Field(default=50, ge=1, le=10_000)
     idle_poll_s: float = Field(default=5.0, gt=0)  # longest sleep when nothing is due
     shutdown_timeout_s: float = Field(default=5.0, ge=0)  # grace for the in-flight send
@@ -169,9 +195,11 @@ class DeliveryConfig(BaseModel):
 class NotifiersConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
+    # named receivers; alerts are routed to them by name (default: one console receiver)
     receivers: tuple[Receiver, ...] = Field(
         default_factory=lambda: (ConsoleReceiver(name="console"),)
     )
+    # the durable outbox and its dispatcher
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
     @model_validator(mode="after")

@@ -2,9 +2,10 @@
 
 Runs the same Pipeline as the daemon, in event time: a ManualClock follows the latest event
 time read, so stages that consult the clock see the time of the logs, not of the replay.
-Streams are merged by event time (``logwatch.sources.merge``), read and parsed one chunk
-ahead on a worker thread (``logwatch.sources.prefetch``) while the stages run. Request paths drained from the
-correlator are written to ``paths_out`` as NDJSON as they complete, not held to the end.
+Streams are merged by event time (``logwatch.sources.merge``), read and parsed ahead on a
+worker thread (``logwatch.sources.prefetch``) while the stages run. Request paths are drained
+from the correlator after every chunk and written to ``paths_out`` (NDJSON) as they complete,
+so finished paths are never held to the end.
 """
 
 from __future__ import annotations

@@ -146,13 +146,14 @@ class StreamReader:
         self._raw: IO[bytes] | None = None
         self._reader: IO[bytes] | None = None
         self._done_before = 0  # bytes of parts already closed
+        self._bytes_read = 0
         self._finished = False
 
     @property
     def bytes_read(self) -> int:
-        if self._raw is None or self._raw.closed:
-            return self._done_before
-        return self._done_before + self._raw.tell()
+        # Updated by read() itself, so another thread (progress display) may read it while
+        # this reader runs on a read-ahead thread.
+        return self._bytes_read
 
     def read(self) -> ParsedChunk | None:
         while not self._finished:
@@ -161,6 +162,11 @@ class StreamReader:
                 return self._decoder.finish()
             assert self._reader is not None
             data = self._read_lines(self._reader)
+            self._bytes_read = (
+                self._done_before + self._raw.tell()
+                if self._raw is not None
+                else self._bytes_read + len(data)
+            )
             if data:
                 return self._decoder.feed(data)
             self._close_part()

@@ -38,9 +38,7 @@ def test_interval_candidates_needs_equal_keys_and_overlap() -> None:
 
 def test_clock_offsets_need_a_few_samples_then_follow_them() -> None:
     offsets = ClockOffsets()
-    sample = pl.DataFrame(
-        {"file": ["a", "a"], "file_r": ["b", "b"], "offset_us": [400_000, 402_000]}
-    )
+    sample = pl.DataFrame({"file": ["a", "a"], "peer": ["b", "b"], "offset_us": [400_000, 402_000]})
     offsets.learn(sample)
     assert offsets.frame().height == 0  # two samples are not enough
     offsets.learn(sample.head(1))

@@ -64,10 +64,13 @@ class Follower:
             newer = OpenFile.open(self.key)
         except OSError:
             return  # replaced again or unreadable right now: the next poll retries
-        # files rotated more than once since the last look sit between the two: hold them too
-        held = {key: opened.fingerprint for key, opened in self.held.items()}
-        held[(newer.dev, newer.ino)] = newer.fingerprint
-        skipped = rotated_after(self.files[-1], self.key, held)
+        skipped: list[OpenFile] = []
+        if os.fstat(self.files[-1].fd).st_nlink > 0:
+            # renamed, not deleted: files rotated more than once since the last look sit
+            # between the two; hold them too
+            held = {key: opened.fingerprint for key, opened in self.held.items()}
+            held[(newer.dev, newer.ino)] = newer.fingerprint
+            skipped = rotated_after(self.files[-1], self.key, held)
         for between in [*skipped, newer]:
             between.starts_new_file = True
             self.files.append(between)

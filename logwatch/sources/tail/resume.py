@@ -94,3 +94,49 @@ def rotated_after(found: OpenFile, key: str, held: Mapping[tuple[int, int], str]
             continue
         opened.append(candidate)
     return opened
+
+
+def _find_checkpointed(position: FilePosition) -> OpenFile | None:
+    for path in _candidates(position):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if st.st_size >= position.offset and fd_matches(fd, position.fingerprint):
+                return OpenFile(path, fd, position.offset, position.lineno)
+        except OSError:
+            pass
+        os.close(fd)
+    return None
+
+
+def _candidates(position: FilePosition) -> list[str]:
+    """Same-inode files first (a rename keeps the inode; the fingerprint check rejects a
+    reused one), then the recorded path, then every other sibling."""
+    directories = {os.path.dirname(position.path), os.path.dirname(position.key)}
+    ranked: list[tuple[int, str]] = [(1, position.path)]
+    for directory in sorted(directories):
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.endswith(_SKIP_SUFFIXES):
+                continue
+            try:
+                if not entry.is_file():
+                    continue
+                same_inode = entry.inode() == position.ino
+            except OSError:
+                continue
+            if same_inode:
+                ranked.append((0, entry.path))
+            elif entry.path != position.path:
+                ranked.append((2, entry.path))
+    ordered: list[str] = []
+    for _, path in sorted(ranked):
+        if path not in ordered:
+            ordered.append(path)
+    return ordered
