@@ -170,7 +170,16 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, float]:
         "127.0.0.1:0",
         env={"LOGWATCH_DAEMON__CHECKPOINT_INTERVAL_S": "0.25"},
     )
+    for index in range(args.files):
+        (logs / f"f{index}.log").touch()
     daemon.wait_started()
+    # rotations start once the daemon follows every file (a poller cannot know a file that
+    # was created and rotated away between two looks)
+    deadline = time.monotonic() + 30
+    while sum(e.get("msg") == "following file" for e in daemon.logs()) < args.files:
+        if time.monotonic() > deadline:
+            raise SystemExit("daemon did not pick up the files")
+        time.sleep(0.02)
     cpu0 = daemon.cpu_s()
     started = time.monotonic()
     final = write_with_rotations(logs, data, copies, args.files, args.rotate_mb << 20, args.keep)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from parsers.columns import ORDER, ColumnContext
+from parsers.columns import HELPER, ORDER, ColumnContext
 from parsers.envelope import TS_PATTERN
 from parsers.envoy_columns import envoy_text_columns
 from parsers.frame import records_frame
@@ -329,22 +329,22 @@ class BatchParser:
         )
         frame = frame.select("idx", "offset", "content", kind.alias("kind"))
         context = ColumnContext(first_lineno, file, meta, self._options)
-        parts: list[pl.DataFrame] = []
-        slow_idx: list[pl.Series] = [frame.filter(pl.col("kind") == "slow")["idx"]]
-        for name, parse in (
-            ("json", json_columns),
-            ("text", envoy_text_columns),
-            ("ztunnel", ztunnel_text_columns),
-        ):
-            part = frame.filter(pl.col("kind") == name)
-            if part.height == 0:
-                continue
-            records, rejected = parse(part, context)
-            parts.append(records)
-            slow_idx.append(rejected)
+        by_kind = {key[0]: part for key, part in frame.partition_by("kind", as_dict=True).items()}
+        slow_idx: list[pl.Series] = [by_kind["slow"]["idx"]] if "slow" in by_kind else []
+        # The kinds are independent and polars releases the GIL: text and ztunnel lines are
+        # parsed on a helper thread while this one parses the (usually far more) JSON lines.
+        others = [
+            HELPER.submit(parse, by_kind[name], context)
+            for name, parse in (("text", envoy_text_columns), ("ztunnel", ztunnel_text_columns))
+            if name in by_kind
+        ]
+        results = [json_columns(by_kind["json"], context)] if "json" in by_kind else []
+        results += [future.result() for future in others]
+        parts = [records for records, _ in results]
+        slow_idx += [rejected for _, rejected in results]
         fast = _in_line_order(parts)
-        slow_indices = pl.concat(slow_idx)
         slow: list[tuple[int, bytes, int]] = []
+        slow_indices = pl.concat(slow_idx) if slow_idx else pl.Series("idx", [], pl.Int64)
         if slow_indices.len() == 0:  # the usual case: skip the lookup below entirely
             return BatchPlan(frame.height, first_lineno, slow, fast, len(data))
         slow_rows = frame.select("idx", "offset").filter(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,8 @@ from parsers.k8s_path import PodMeta
 from parsers.options import ParseOptions
 from parsers.record import RECORD_SCHEMA
 
+# Helper threads for independent column-wise work of a chunk (polars releases the GIL).
+HELPER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parsers-columns")
 ORDER = "__order"  # absolute line number, to interleave batch and per-line records
 NULL_KEY = "\x00"  # join key for null values (NUL never reaches the batch path)
 UTC_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z$"

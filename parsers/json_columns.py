@@ -13,7 +13,7 @@ import io
 
 import polars as pl
 
-from parsers.columns import ColumnContext, empty_records
+from parsers.columns import HELPER, ColumnContext, empty_records
 from parsers.envoy_columns import envoy_records
 from parsers.envoy_json import ENVOY_JSON_KEYS
 from parsers.ztunnel_columns import ZTUNNEL_FIELD_KEYS, ztunnel_records
@@ -30,11 +30,13 @@ _ODD_VALUE = r'":\s*(?:[\[{]|true|false|-?[0-9]+[.eE])'
 def json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
     """Records for the rows of ``part`` (``idx``, ``content`` starting with ``{``) that are
     plain Envoy or ztunnel JSON lines, and the ``idx`` of every other row."""
-    sink = io.BytesIO()  # written as bytes: no Python str of the whole chunk
-    part.select("content").write_csv(sink, include_header=False, quote_style="never")
     # Fewer columns to fill when no line can be ztunnel's (it needs a "level" key).
     has_level = part.select(pl.col("content").str.contains('"level"', literal=True).any()).item()
     schema = _SCHEMA if has_level else _ENVOY_SCHEMA
+    # The checks on the raw text run on a helper thread while this one writes and decodes.
+    checks = HELPER.submit(part.select, "idx", *_content_checks(schema))
+    sink = io.BytesIO()  # written as bytes: no Python str of the whole chunk
+    part.select("content").write_csv(sink, include_header=False, quote_style="never")
     try:
         sink.seek(0)
         decoded = pl.read_ndjson(sink, schema=schema)
@@ -42,8 +44,8 @@ def json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, 
         return empty_records(), part["idx"]
     if decoded.height != part.height:
         return empty_records(), part["idx"]
-    # The content checks run once here, so the wide content column is not carried further.
-    frame = pl.concat([part.select("idx", *_content_checks(schema)), decoded], how="horizontal")
+    # The content checks ran once, so the wide content column is not carried further.
+    frame = pl.concat([checks.result(), decoded], how="horizontal")
     envoy = pl.col("start_time").is_not_null()
     if schema is _ENVOY_SCHEMA:
         frame = frame.with_columns(

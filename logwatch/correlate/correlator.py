@@ -2,8 +2,10 @@
 
 State (all bounded):
 - pending hops: Envoy records of paths still open. A path closes when the watermark (minus
-  ``allowed_lateness_s``) passes its last hop's end plus ``join_window_s``; its hops are then
-  joined to ztunnel connections and it becomes final (``drain_paths``).
+  ``allowed_lateness_s``) passes its last hop's end plus ``join_window_s`` (checked every
+  third of a window of event time); its hops are then joined to ztunnel connections and it
+  becomes final (``drain_paths``). Finalized output is buffered up to
+  ``max_undrained_hops``: a reader that does not want paths need not drain them.
 - retained connections: ztunnel records, joinable until ``join_window_s`` after their close.
 - a pod IP -> workload directory (see ``enrich``).
 Above ``max_pending_entries`` the oldest paths are finalized early and the oldest connections
@@ -43,7 +45,7 @@ from logwatch.correlate.stats import CorrelationStats
 log = logging.getLogger(__name__)
 
 # Finalization scans all pending state, so it runs at most once per this much event time
-# (a tenth of the join window, at least 1 s): paths close a little later, never wrongly.
+# (a third of the join window, at least 1 s): paths close a little later, never wrongly.
 _MIN_STEP_US = 1 * US
 
 
@@ -70,7 +72,7 @@ class Correlator:
         self._window_us = int(config.join_window_s * US)
         self._lateness_us = int(config.allowed_lateness_s * US)
         self._max_age_us = int(config.max_path_age_s * US)
-        self._step_us = max(_MIN_STEP_US, self._window_us // 10)
+        self._step_us = max(_MIN_STEP_US, self._window_us // 3)
         self._settle_us = int(config.max_clock_skew_s * US) + config.l4_time_tolerance_ms * MS
         self._next_id = 0
         self._hops = pl.DataFrame(schema=HOP_SCHEMA)

@@ -60,20 +60,22 @@ def interval_candidates(
     right_keys = [rk for _, rk in on]
     lo_l, hi_l = left_interval
     lo_r, hi_r = right_interval
-    lb = (
-        left.drop_nulls(left_keys)
-        .with_columns(
-            pl.int_ranges(pl.col(lo_l) // bucket_us, pl.col(hi_l) // bucket_us + 1).alias("_bucket")
-        )
-        .explode("_bucket")
+    # Rows whose key has no partner on the other side cannot pair: drop them before the
+    # explode (an ingress hop from an external client, a connection to a plain backend).
+    left = left.drop_nulls(left_keys)
+    right = right.drop_nulls(right_keys)
+    left = left.join(
+        right.select(right_keys).unique(), left_on=left_keys, right_on=right_keys, how="semi"
     )
-    rb = (
-        right.drop_nulls(right_keys)
-        .with_columns(
-            pl.int_ranges(pl.col(lo_r) // bucket_us, pl.col(hi_r) // bucket_us + 1).alias("_bucket")
-        )
-        .explode("_bucket")
+    right = right.join(
+        left.select(left_keys).unique(), left_on=right_keys, right_on=left_keys, how="semi"
     )
+    lb = left.with_columns(
+        pl.int_ranges(pl.col(lo_l) // bucket_us, pl.col(hi_l) // bucket_us + 1).alias("_bucket")
+    ).explode("_bucket")
+    rb = right.with_columns(
+        pl.int_ranges(pl.col(lo_r) // bucket_us, pl.col(hi_r) // bucket_us + 1).alias("_bucket")
+    ).explode("_bucket")
     joined = lb.join(
         rb,
         left_on=[*left_keys, "_bucket"],

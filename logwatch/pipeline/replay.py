@@ -14,20 +14,23 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import orjson
 import polars as pl
 
 from logwatch.clock import ManualClock
 from logwatch.config import Config
-from logwatch.pipeline.build import RequestPathLike, build_stages
+from logwatch.pipeline.build import build_stages
 from logwatch.pipeline.pipeline import Pipeline
 from logwatch.report.aggregate import ReportStage
 from logwatch.report.model import InputTotals, Report
 from logwatch.sources.files import StreamReader, discover_streams, stream_sizes
 from logwatch.sources.merge import merge_by_event_time
 from logwatch.sources.prefetch import prefetch
+
+if TYPE_CHECKING:
+    from logwatch.correlate.path import RequestPath
 
 # Bytes of input buffered across all streams at once; each stream reads a share of it, so
 # many small pod logs do not multiply memory, and one big file reads in large chunks.
@@ -80,11 +83,10 @@ def replay(
                 pipeline.process(chunk)
                 if pipeline.max_event_time is not None:
                     clock.set(pipeline.max_event_time)
-                if stages.correlator is not None:
-                    # drained even when not written, so finished paths are not held to the end
-                    drained = stages.correlator.drain_paths()
-                    if paths_out is not None:
-                        _write_paths(paths_out, drained)
+                if stages.correlator is not None and paths_out is not None:
+                    # Path objects are built only when asked for; otherwise the correlator's
+                    # own bound on undrained output keeps memory flat.
+                    _write_paths(paths_out, stages.correlator.drain_paths())
                 if on_progress is not None:
                     on_progress(ReplayProgress(sum(r.bytes_read for r in readers), total))
     finally:
@@ -93,9 +95,10 @@ def replay(
     pipeline.finish()
     hops = None
     if stages.correlator is not None:
-        remaining = stages.correlator.finish()
         if paths_out is not None:
-            _write_paths(paths_out, remaining)
+            _write_paths(paths_out, stages.correlator.finish())
+        else:
+            stages.correlator.finalize_all()
         hops = stages.correlator.summary()
     stats = pipeline.stats
     inputs = InputTotals(
@@ -109,6 +112,6 @@ def replay(
     return report_stage.report(inputs, hops=hops, alerts=alerts)
 
 
-def _write_paths(out: IO[bytes], paths: Sequence[RequestPathLike]) -> None:
+def _write_paths(out: IO[bytes], paths: Sequence[RequestPath]) -> None:
     for path in paths:
         out.write(orjson.dumps(path.to_json()) + b"\n")

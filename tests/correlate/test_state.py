@@ -70,8 +70,10 @@ def test_path_waits_for_its_window_then_finalizes_on_watermark() -> None:
             ]
         )
     )
-    # windows close in steps of a tenth of the join window (3 s here)
-    correlator.on_watermark(at(35))
+    # windows close in steps of a third of the join window (10 s here)
+    correlator.on_watermark(at(39))
+    assert correlator.drain_paths() == []
+    correlator.on_watermark(at(42))
     (path,) = correlator.drain_paths()
     assert path.request_id == "r1"
     assert [leg.join for leg in path.hops[0].legs] == ["l4_exact"]

@@ -97,19 +97,35 @@ async def test_killed_analyzer_loses_nothing_and_alerts_fire_once(
         _publish(collector, range(PHASE, PHASE + PHASE // 2))
         killed.send_signal(signal.SIGKILL)
         await asyncio.wait_for(killed.wait(), 10)
-        # the rest, with rate-limited requests, then a line two hours later to close windows
+        # the rest, with rate-limited requests
         _publish(collector, range(PHASE + PHASE // 2, 2 * PHASE))
+        before = {f"00000000-0000-4000-8000-{i:012d}" for i in range(2 * PHASE)}
+        await wait_for(
+            lambda: set(_ids(a_out) | _ids(b_out)) >= before, 90, "the survivor to take over"
+        )
+        # only then a line two hours later: had it come first, the records of the partitions
+        # taken over would be later than allowed and could no longer start an alert
         late = 2 * PHASE + int(timedelta(hours=2) / timedelta(milliseconds=100))
         _publish(collector, range(late, late + 1))
-        everything = {f"00000000-0000-4000-8000-{i:012d}" for i in [*range(2 * PHASE), late]}
-        await wait_for(
-            lambda: (
-                set(_ids(a_out) | _ids(b_out)) >= everything
-                and _firing(tmp_path / "b-outbox.db", "RateLimited") >= 1
-            ),
-            90,
-            "the survivor to take over and alert",
-        )
+        everything = before | {f"00000000-0000-4000-8000-{late:012d}"}
+        try:
+            await wait_for(
+                lambda: (
+                    set(_ids(a_out) | _ids(b_out)) >= everything
+                    and _firing(tmp_path / "b-outbox.db", "RateLimited") >= 1
+                ),
+                90,
+                "the rate-limit alert",
+            )
+        except AssertionError as exc:
+            driver = b_alerts.pipeline
+            missing = everything - set(_ids(a_out) | _ids(b_out))
+            state = (
+                f"{len(missing)} records missing; "
+                f"firing={_firing(tmp_path / 'b-outbox.db', 'RateLimited')}; "
+                f"driver={vars(driver)}"
+            )
+            raise AssertionError(f"{exc}: {state}") from None
     finally:
         if killed.returncode is None:
             killed.kill()

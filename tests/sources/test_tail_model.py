@@ -27,6 +27,11 @@ from logwatch.sources.tail.tailer import Tailer
 from tests.sources.tailing import read_once, sources
 
 KEYS = ("a.log", "b.log")
+# one rotation strategy per file, as in a real deployment (kubelet renames; logrotate is set
+# to rename or to copytruncate): a.log is rotated by rename, b.log by copytruncate, and both
+# are truncated by hand and deleted
+RENAMED = ("a.log",)
+COPYTRUNCATED = ("b.log",)
 # file timestamps are kernel-tick grained; real rotations are seconds apart, and resuming
 # orders rotated files by modification time
 TICK_S = 0.012
@@ -138,13 +143,15 @@ class TailerModel(RuleBasedStateMachine):
 
     @precondition(
         lambda self: (
-            self.restarts < 6 and not self.unreachable and any(self.checkpoint_fresh.values())
+            self.restarts < 6
+            and not self.unreachable
+            and any(self.checkpoint_fresh[k] for k in RENAMED)
         )
     )
     @rule(data=st.data(), lines_first=st.integers(0, 5))
     def rotate_while_down(self, data: st.DataObject, lines_first: int) -> None:
         """Writes and a rotation while the process is down: resuming finds the rotated file."""
-        key = data.draw(st.sampled_from([k for k in KEYS if self.checkpoint_fresh[k]]))
+        key = data.draw(st.sampled_from([k for k in RENAMED if self.checkpoint_fresh[k]]))
         self.restarts += 1
         for each in KEYS:
             del self.delivered[each][self.checkpointed[each] :]
@@ -155,7 +162,7 @@ class TailerModel(RuleBasedStateMachine):
         self.write(key, 2, 10)
         self._start_tailer(self.store.load())
 
-    @rule(key=st.sampled_from(KEYS))
+    @rule(key=st.sampled_from(RENAMED))
     def rotate_by_rename(self, key: str) -> None:
         """The tailer polls many times between two rotations (kubelet: >= 10 s apart)."""
         self.read()
@@ -170,7 +177,7 @@ class TailerModel(RuleBasedStateMachine):
                 self.unreachable.add(key)
             time.sleep(TICK_S)
 
-    @rule(key=st.sampled_from(KEYS))
+    @rule(key=st.sampled_from(COPYTRUNCATED))
     def copytruncate(self, key: str) -> None:
         """Bytes written between the last read and the truncation are lost by design of
         copytruncate, so the rotation happens right after a read."""
@@ -179,6 +186,16 @@ class TailerModel(RuleBasedStateMachine):
         if self._path(key).exists():
             self.rotations += 1
             shutil.copy(self._path(key), self.root / f"{key}.{self.rotations}")
+            os.truncate(self._path(key), 0)
+            self.checkpoint_fresh[key] = False
+            time.sleep(TICK_S)
+
+    @rule(key=st.sampled_from(KEYS))
+    def truncate(self, key: str) -> None:
+        """Truncation by hand (no copy): read first, since unread bytes would be gone."""
+        self.read()
+        self.checkpoint()
+        if self._path(key).exists():
             os.truncate(self._path(key), 0)
             self.checkpoint_fresh[key] = False
             time.sleep(TICK_S)

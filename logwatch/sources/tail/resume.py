@@ -104,6 +104,12 @@ def _find_checkpointed(position: FilePosition) -> OpenFile | None:
             continue
         try:
             st = os.fstat(fd)
+            # a fingerprint taken from an empty file says nothing about the content: only
+            # the same inode may be that file
+            same = (st.st_dev, st.st_ino) == (position.dev, position.ino)
+            if not position.fingerprint and not same:
+                os.close(fd)
+                continue
             if st.st_size >= position.offset and fd_matches(fd, position.fingerprint):
                 return OpenFile(path, fd, position.offset, position.lineno)
         except OSError:
