@@ -235,13 +235,16 @@ def latency(args: argparse.Namespace, work: Path) -> dict[str, float]:
         pattern = re.compile(rb'"request_id":"lat-(\d+)"')
         while not sink.exists():
             time.sleep(0.005)
+        carry = b""
         with open(sink, "rb") as handle:
             while True:
                 chunk = handle.read()
                 now = time.time_ns()
                 if chunk:
                     offset += len(chunk)
-                    samples.extend((now - int(m.group(1))) / 1e9 for m in pattern.finditer(chunk))
+                    # only whole records: a read may end inside one
+                    whole, _, carry = (carry + chunk).rpartition(b"\n")
+                    samples.extend((now - int(m.group(1))) / 1e9 for m in pattern.finditer(whole))
                 elif done.is_set():
                     return
                 else:

@@ -72,7 +72,9 @@ class SourcesConfig(BaseModel):
     # how often idle files are polled and globs re-evaluated: bounds the latency added by
     # reading (data is handed on as soon as it is read)
     poll_interval_s: float = Field(default=0.25, gt=0, le=10)
-    read_chunk_bytes: int = Field(default=1 << 20, ge=4096)
+    # bytes read (and decoded) per file at once: large reads amortise the decoder's per-call
+    # cost; memory is bounded by queue_max_batches x this
+    read_chunk_bytes: int = Field(default=4 << 20, ge=4096)
     # how long a deleted file is still read through its open handle when it stops growing
     deleted_grace_s: float = Field(default=1.0, ge=0)
 
@@ -92,10 +94,18 @@ class DaemonConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    batch_max_bytes: int = Field(default=4 << 20, ge=4096)
+    batch_max_bytes: int = Field(default=8 << 20, ge=4096)
     batch_max_lines: int = Field(default=50_000, ge=1)
-    queue_max_batches: int = Field(default=8, ge=1)
+    # chunks read ahead of processing; a full queue stops reading (backpressure)
+    queue_max_batches: int = Field(default=4, ge=1)
     checkpoint_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    # Event time may lag the newest record by this much before windows close: Envoy stamps
+    # a request's start but logs it at its end, so slow requests arrive late. Records later
+    # than this still count (in later windows); a larger value only delays alerts.
+    allowed_lateness_s: float = Field(default=0.5, ge=0, le=300)
+    # how often event time is pushed on by the wall clock while input is quiet, so alerts
+    # resolve and groups flush without new lines
+    tick_interval_s: float = Field(default=0.25, gt=0, le=60)
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=600)
     health_listen: str = "127.0.0.1:8686"
     # /readyz fails when the last checkpoint is older than this

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -12,8 +13,6 @@ from parsers.k8s_path import PodMeta
 from parsers.options import ParseOptions
 from parsers.record import RECORD_SCHEMA
 
-# Helper threads for independent column-wise work of a chunk (polars releases the GIL).
-HELPER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parsers-columns")
 ORDER = "__order"  # absolute line number, to interleave batch and per-line records
 NULL_KEY = "\x00"  # join key for null values (NUL never reaches the batch path)
 UTC_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z$"
@@ -29,6 +28,22 @@ class ColumnContext:
     file: str | None
     meta: PodMeta | None
     options: ParseOptions
+
+
+_helper: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def helper() -> ThreadPoolExecutor:
+    """Threads for independent column-wise work of a chunk (polars releases the GIL).
+
+    Tasks never wait on other tasks, so a small shared pool cannot deadlock. One pool per
+    process: a forked child does not inherit the parent's threads.
+    """
+    global _helper
+    pid = os.getpid()
+    if _helper is None or _helper[0] != pid:
+        _helper = (pid, ThreadPoolExecutor(max_workers=2, thread_name_prefix="parsers-columns"))
+    return _helper[1]
 
 
 def base_columns(part: pl.DataFrame, ctx: ColumnContext) -> dict[str, pl.Expr]:

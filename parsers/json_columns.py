@@ -13,7 +13,7 @@ import io
 
 import polars as pl
 
-from parsers.columns import HELPER, ColumnContext, empty_records
+from parsers.columns import ColumnContext, empty_records, helper
 from parsers.envoy_columns import envoy_records
 from parsers.envoy_json import ENVOY_JSON_KEYS
 from parsers.ztunnel_columns import ZTUNNEL_FIELD_KEYS, ztunnel_records
@@ -34,7 +34,7 @@ def json_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, 
     has_level = part.select(pl.col("content").str.contains('"level"', literal=True).any()).item()
     schema = _SCHEMA if has_level else _ENVOY_SCHEMA
     # The checks on the raw text run on a helper thread while this one writes and decodes.
-    checks = HELPER.submit(part.select, "idx", *_content_checks(schema))
+    checks = helper().submit(part.select, "idx", *_content_checks(schema))
     sink = io.BytesIO()  # written as bytes: no Python str of the whole chunk
     part.select("content").write_csv(sink, include_header=False, quote_style="never")
     try:

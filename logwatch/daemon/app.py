@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
+from datetime import timedelta
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -57,12 +59,17 @@ async def run_daemon(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     async with AsyncExitStack() as stack:
-        Path(config.state_dir).mkdir(parents=True, exist_ok=True)
+        os.makedirs(config.state_dir, exist_ok=True)
         store = CheckpointStore(config.state_dir)
         resume = store.load()
         clock = WallClock()
         stages = await build_stages(config, stack, clock, stats)
-        pipeline = Pipeline(stages, clock=clock, daemon_stats=stats)
+        pipeline = Pipeline(
+            stages,
+            clock=clock,
+            allowed_lateness=timedelta(seconds=config.daemon.allowed_lateness_s),
+            daemon_stats=stats,
+        )
         options = ParseOptions(
             max_line_bytes=config.parse.max_line_bytes,
             envoy_text_formats=config.parse.envoy_text_formats,
@@ -81,7 +88,6 @@ async def run_daemon(
                 resume=resume,
             )
             stack.callback(tailer.close)
-            readers.append(asyncio.create_task(tailer.run(queue.put, stop, once=once)))
         stdin_source: StdinSource | None = None
         if config.sources.stdin and stdin is not None:
             stdin_source = StdinSource(
@@ -90,7 +96,6 @@ async def run_daemon(
                 max_line_bytes=config.parse.max_line_bytes,
                 stats=stats,
             )
-            readers.append(asyncio.create_task(stdin_source.run(queue.put, stop)))
         started_at = time.time()
 
         def ready() -> Verdict:
@@ -118,6 +123,11 @@ async def run_daemon(
         loop.add_signal_handler(signal.SIGHUP, on_reload)
         stack.callback(loop.remove_signal_handler, signal.SIGHUP)
 
+        # tasks start last: everything they use is set up, and _drain ends them
+        if tailer is not None:
+            readers.append(asyncio.create_task(tailer.run(queue.put, stop, once=once)))
+        if stdin_source is not None:
+            readers.append(asyncio.create_task(stdin_source.run(queue.put, stop)))
         consuming = asyncio.create_task(consumer.run())
         reading = asyncio.create_task(_read_all(readers, queue))
         log.info(
@@ -157,10 +167,15 @@ async def build_stages(
     dispatcher = await stack.enter_async_context(
         notification_delivery(config.notifiers, Path(config.state_dir), stats, clock)
     )
-    built = build_pipeline_stages(config, clock=clock, outbox=dispatcher, metrics=metrics.stage)
-    correlation_stats = getattr(built.correlator, "stats", None)
-    if correlation_stats is not None:
-        metrics.observe_correlation(correlation_stats)
+    built = build_pipeline_stages(
+        config,
+        clock=clock,
+        outbox=dispatcher,
+        metrics=metrics.stage,
+        alert_state_dir=Path(config.state_dir),
+    )
+    if built.correlator is not None:
+        metrics.observe_correlation(built.correlator.stats)
     stages: list[RecordStage] = list(built.all)
     for stage in stages:
         close = getattr(stage, "close", None)

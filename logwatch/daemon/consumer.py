@@ -44,10 +44,12 @@ class Consumer:
         Raises what processing raises (a failing stage): no commit happens after that.
         """
         interval = self._config.checkpoint_interval_s
-        last_commit = time.monotonic()
+        tick_every = self._config.tick_interval_s
+        last_commit = last_tick = time.monotonic()
         ended = False
         while not ended:
-            timeout = max(0.0, interval - (time.monotonic() - last_commit))
+            now = time.monotonic()
+            timeout = max(0.0, min(interval - (now - last_commit), tick_every - (now - last_tick)))
             batch: list[FileChunk] = []
             try:
                 item = await asyncio.wait_for(self._queue.get(), timeout)
@@ -57,6 +59,12 @@ class Consumer:
                 ended = self._take(item, batch)
             if batch:
                 await asyncio.to_thread(self._ingest.process, batch)
+                last_tick = time.monotonic()
+            elif time.monotonic() - last_tick >= tick_every:
+                # quiet input: the wall clock moves event time on, so alerts resolve and
+                # notification groups flush without new lines
+                await asyncio.to_thread(self._ingest.pipeline.tick)
+                last_tick = time.monotonic()
             self._progress_at = time.monotonic()
             if not ended and time.monotonic() - last_commit >= interval:
                 await asyncio.to_thread(self._ingest.commit)

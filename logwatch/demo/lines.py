@@ -86,7 +86,7 @@ def istio_text(r: EnvoyRequest) -> str:
     return (
         f'[{rfc3339_ms(r.start)}] "{r.method} {r.path} HTTP/1.1" {r.response_code} '
         f'{r.response_flags} {r.details} - "-" 0 {r.bytes_sent} {r.duration_ms} '
-        f'{dash(r.duration_ms if r.response_code and r.response_flags == "-" else None)} '
+        f"{dash(r.duration_ms if r.response_code and r.response_flags == '-' else None)} "
         f'"{dash(r.x_forwarded_for)}" "{r.user_agent}" "{r.request_id}" "{r.authority}" '
         f'"{dash(r.upstream_host)}" {dash(r.upstream_cluster)} {dash(r.upstream_local_address)} '
         f"{r.downstream_local_address} {r.downstream_remote_address} - {dash(r.route_name)}"

@@ -38,14 +38,48 @@ class Pod:
 
     def link_path(self, root: Path) -> Path:
         container_id = uuid.uuid5(uuid.NAMESPACE_DNS, self.name).hex * 2
-        return root / "containers" / f"{self.name}_{self.namespace}_{self.container}-{container_id}.log"
+        return (
+            root
+            / "containers"
+            / f"{self.name}_{self.namespace}_{self.container}-{container_id}.log"
+        )
 
 
-INGRESS = Pod("envoy-default-bookinfo-ingress-15c0d731-57b6bb576c-8ltvl", "default", "envoy", "10.244.1.70", "5d0f9a3e-1c2b-4e47-9a0d-6f3b2c1d0e9f")
-WAYPOINT_REVIEWS = Pod("waypoint-6f7b665c89-6hppr", "default", "istio-proxy", "10.244.2.40", "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d")
-WAYPOINT_RATINGS = Pod("waypoint-7cc857d87b-8kv2z", "default", "envoy", "10.244.1.73", "1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b")
-ZTUNNEL_A = Pod("ztunnel-7xk2p", "istio-system", "istio-proxy", "10.244.1.2", "0a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9")
-ZTUNNEL_B = Pod("ztunnel-m4q9d", "istio-system", "istio-proxy", "10.244.2.2", "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b")
+INGRESS = Pod(
+    "envoy-default-bookinfo-ingress-15c0d731-57b6bb576c-8ltvl",
+    "default",
+    "envoy",
+    "10.244.1.70",
+    "5d0f9a3e-1c2b-4e47-9a0d-6f3b2c1d0e9f",
+)
+WAYPOINT_REVIEWS = Pod(
+    "waypoint-6f7b665c89-6hppr",
+    "default",
+    "istio-proxy",
+    "10.244.2.40",
+    "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d",
+)
+WAYPOINT_RATINGS = Pod(
+    "waypoint-7cc857d87b-8kv2z",
+    "default",
+    "envoy",
+    "10.244.1.73",
+    "1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b",
+)
+ZTUNNEL_A = Pod(
+    "ztunnel-7xk2p",
+    "istio-system",
+    "istio-proxy",
+    "10.244.1.2",
+    "0a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9",
+)
+ZTUNNEL_B = Pod(
+    "ztunnel-m4q9d",
+    "istio-system",
+    "istio-proxy",
+    "10.244.2.2",
+    "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+)
 LOGGING_PODS = (INGRESS, WAYPOINT_REVIEWS, WAYPOINT_RATINGS, ZTUNNEL_A, ZTUNNEL_B)
 
 PRODUCTPAGE = ("productpage-v1-54bb874995-kzpnw", "10.244.1.68", "bookinfo-productpage")
@@ -63,8 +97,8 @@ REVIEWS_CLUSTER = "inbound-vip|9080|http|reviews.default.svc.cluster.local"
 class Incidents:
     """When each incident runs, in seconds from the start."""
 
-    rate_limit: tuple[float, float] = (12.0, 27.0)
-    circuit_breaker: tuple[float, float] = (32.0, 45.0)
+    rate_limit: tuple[float, float] = (8.0, 20.0)
+    circuit_breaker: tuple[float, float] = (26.0, 38.0)
     rate_limited_share: float = 0.6
     overflow_share: float = 0.7
 
@@ -91,7 +125,9 @@ class _Connection:
 class Mesh:
     """Produces one tick's log lines per pod; deterministic for a given seed."""
 
-    def __init__(self, start: datetime, *, seed: int = 7, incidents: Incidents | None = None) -> None:
+    def __init__(
+        self, start: datetime, *, seed: int = 7, incidents: Incidents | None = None
+    ) -> None:
         self.start = start
         self.incidents = incidents or Incidents()
         self._rng = random.Random(seed)
@@ -115,7 +151,11 @@ class Mesh:
         """``requests`` user requests spread over the second before ``now``."""
         out: dict[Pod, list[bytes]] = {pod: [] for pod in LOGGING_PODS}
         for i in range(requests):
-            at = now - timedelta(seconds=1) + timedelta(seconds=(i + self._rng.random()) / max(requests, 1))
+            at = (
+                now
+                - timedelta(seconds=1)
+                + timedelta(seconds=(i + self._rng.random()) / max(requests, 1))
+            )
             for pod, line in self._request(at):
                 out[pod].append(line)
         return out
@@ -125,32 +165,140 @@ class Mesh:
         rid = self._rid()
         ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
         client = f"172.18.0.1:{self._port()}"
-        if self._active(self.incidents.rate_limit, at) and self._rng.random() < self.incidents.rate_limited_share:
+        if (
+            self._active(self.incidents.rate_limit, at)
+            and self._rng.random() < self.incidents.rate_limited_share
+        ):
             self.rate_limited += 1
-            req = EnvoyRequest(at, "GET", "/productpage", "bookinfo.example.com", 429, "RL", "local_rate_limited", 1, rid, ua, None, INGRESS_CLUSTER, None, f"{INGRESS.ip}:10080", client, INGRESS_ROUTE, "172.18.0.1", 18)
+            req = EnvoyRequest(
+                at,
+                "GET",
+                "/productpage",
+                "bookinfo.example.com",
+                429,
+                "RL",
+                "local_rate_limited",
+                1,
+                rid,
+                ua,
+                None,
+                INGRESS_CLUSTER,
+                None,
+                f"{INGRESS.ip}:10080",
+                client,
+                INGRESS_ROUTE,
+                "172.18.0.1",
+                18,
+            )
             yield INGRESS, cri(at, envoy_gateway_json(req))
             return
-        overflow = self._active(self.incidents.circuit_breaker, at) and self._rng.random() < self.incidents.overflow_share
-        pp_ms, rv_ms, rt_ms = self._rng.randint(8, 40), self._rng.randint(3, 15), self._rng.randint(1, 4)
+        overflow = (
+            self._active(self.incidents.circuit_breaker, at)
+            and self._rng.random() < self.incidents.overflow_share
+        )
+        pp_ms, rv_ms, rt_ms = (
+            self._rng.randint(8, 40),
+            self._rng.randint(3, 15),
+            self._rng.randint(1, 4),
+        )
         # reviews -> ratings through the Envoy Gateway waypoint (which makes its own request id)
         rt_at = at + timedelta(milliseconds=pp_ms // 3 + 2)
         if overflow:
             self.overflowed += 1
-            ratings = EnvoyRequest(rt_at, "GET", "/ratings/0", "ratings:9080", 503, "UO", "upstream_reset_before_response_started{overflow}", 0, self._rid(), "Go-http-client/1.1", f"{RATINGS[1]}:9080", RATINGS_CLUSTER, None, f"{WAYPOINT_RATINGS.ip}:9080", f"{REVIEWS[1]}:{self._port()}", RATINGS_ROUTE, REVIEWS[1], 81)
+            ratings = EnvoyRequest(
+                rt_at,
+                "GET",
+                "/ratings/0",
+                "ratings:9080",
+                503,
+                "UO",
+                "upstream_reset_before_response_started{overflow}",
+                0,
+                self._rid(),
+                "Go-http-client/1.1",
+                f"{RATINGS[1]}:9080",
+                RATINGS_CLUSTER,
+                None,
+                f"{WAYPOINT_RATINGS.ip}:9080",
+                f"{REVIEWS[1]}:{self._port()}",
+                RATINGS_ROUTE,
+                REVIEWS[1],
+                81,
+            )
         else:
             self._ratings_conn.requests += 1
-            ratings = EnvoyRequest(rt_at, "GET", "/ratings/0", "ratings:9080", 200, "-", "via_upstream", rt_ms, self._rid(), "Go-http-client/1.1", f"{RATINGS[1]}:9080", RATINGS_CLUSTER, f"{WAYPOINT_RATINGS.ip}:{self._ratings_conn.port}", f"{WAYPOINT_RATINGS.ip}:9080", f"{REVIEWS[1]}:{self._port()}", RATINGS_ROUTE, REVIEWS[1], 48)
-        yield WAYPOINT_RATINGS, cri(rt_at + timedelta(milliseconds=rt_ms), envoy_gateway_json(ratings))
+            ratings = EnvoyRequest(
+                rt_at,
+                "GET",
+                "/ratings/0",
+                "ratings:9080",
+                200,
+                "-",
+                "via_upstream",
+                rt_ms,
+                self._rid(),
+                "Go-http-client/1.1",
+                f"{RATINGS[1]}:9080",
+                RATINGS_CLUSTER,
+                f"{WAYPOINT_RATINGS.ip}:{self._ratings_conn.port}",
+                f"{WAYPOINT_RATINGS.ip}:9080",
+                f"{REVIEWS[1]}:{self._port()}",
+                RATINGS_ROUTE,
+                REVIEWS[1],
+                48,
+            )
+        yield (
+            WAYPOINT_RATINGS,
+            cri(rt_at + timedelta(milliseconds=rt_ms), envoy_gateway_json(ratings)),
+        )
         # productpage -> reviews through the Istio waypoint (keeps the ingress request id)
         rv_at = at + timedelta(milliseconds=pp_ms // 3)
-        reviews = EnvoyRequest(rv_at, "GET", "/reviews/0", "reviews:9080", 200, "-", "via_upstream", rv_ms, rid, "python-requests/2.32.3", f"envoy://connect_originate/{REVIEWS[1]}:9080", REVIEWS_CLUSTER, "envoy://internal_client_address/", "10.96.120.7:9080", f"{PRODUCTPAGE[1]}:47062", "default", None, 358 if not overflow else 295)
+        reviews = EnvoyRequest(
+            rv_at,
+            "GET",
+            "/reviews/0",
+            "reviews:9080",
+            200,
+            "-",
+            "via_upstream",
+            rv_ms,
+            rid,
+            "python-requests/2.32.3",
+            f"envoy://connect_originate/{REVIEWS[1]}:9080",
+            REVIEWS_CLUSTER,
+            "envoy://internal_client_address/",
+            "10.96.120.7:9080",
+            f"{PRODUCTPAGE[1]}:47062",
+            "default",
+            None,
+            358 if not overflow else 295,
+        )
         yield WAYPOINT_REVIEWS, cri(rv_at + timedelta(milliseconds=rv_ms), istio_text(reviews))
         # the ingress answers 200 either way: productpage renders the page without stars
         conn = self._ingress_conn
         conn.requests += 1
         conn.bytes_sent += 232
         conn.bytes_recv += 5293
-        ingress = EnvoyRequest(at, "GET", "/productpage", "bookinfo.example.com", 200, "-", "via_upstream", pp_ms, rid, ua, f"{PRODUCTPAGE[1]}:9080", INGRESS_CLUSTER, f"{INGRESS.ip}:{conn.port}", f"{INGRESS.ip}:10080", client, INGRESS_ROUTE, "172.18.0.1", 5293)
+        ingress = EnvoyRequest(
+            at,
+            "GET",
+            "/productpage",
+            "bookinfo.example.com",
+            200,
+            "-",
+            "via_upstream",
+            pp_ms,
+            rid,
+            ua,
+            f"{PRODUCTPAGE[1]}:9080",
+            INGRESS_CLUSTER,
+            f"{INGRESS.ip}:{conn.port}",
+            f"{INGRESS.ip}:10080",
+            client,
+            INGRESS_ROUTE,
+            "172.18.0.1",
+            5293,
+        )
         yield INGRESS, cri(at + timedelta(milliseconds=pp_ms), envoy_gateway_json(ingress))
         if conn.requests >= 25:
             yield from self._close_ingress_connection(at + timedelta(milliseconds=pp_ms + 1))
@@ -160,8 +308,40 @@ class Mesh:
     def _close_ingress_connection(self, closed: datetime) -> Iterator[tuple[Pod, bytes]]:
         conn = self._ingress_conn
         pp_name, pp_ip, pp_sa = PRODUCTPAGE
-        outbound = ZtunnelConnection(closed, conn.opened, "outbound", f"{INGRESS.ip}:{conn.port}", INGRESS.name, "default", INGRESS_SA, f"{pp_ip}:15008", f"{pp_ip}:9080", None, pp_name, "default", pp_sa, conn.bytes_sent, conn.bytes_recv)
-        inbound = ZtunnelConnection(closed, conn.opened, "inbound", f"{INGRESS.ip}:{self._port()}", INGRESS.name, "default", INGRESS_SA, f"{pp_ip}:15008", f"{pp_ip}:9080", "productpage.default.svc.cluster.local", pp_name, "default", pp_sa, conn.bytes_recv, conn.bytes_sent)
+        outbound = ZtunnelConnection(
+            closed,
+            conn.opened,
+            "outbound",
+            f"{INGRESS.ip}:{conn.port}",
+            INGRESS.name,
+            "default",
+            INGRESS_SA,
+            f"{pp_ip}:15008",
+            f"{pp_ip}:9080",
+            None,
+            pp_name,
+            "default",
+            pp_sa,
+            conn.bytes_sent,
+            conn.bytes_recv,
+        )
+        inbound = ZtunnelConnection(
+            closed,
+            conn.opened,
+            "inbound",
+            f"{INGRESS.ip}:{self._port()}",
+            INGRESS.name,
+            "default",
+            INGRESS_SA,
+            f"{pp_ip}:15008",
+            f"{pp_ip}:9080",
+            "productpage.default.svc.cluster.local",
+            pp_name,
+            "default",
+            pp_sa,
+            conn.bytes_recv,
+            conn.bytes_sent,
+        )
         yield ZTUNNEL_A, cri(closed, ztunnel_text(outbound))
         yield ZTUNNEL_A, cri(closed + timedelta(microseconds=150), ztunnel_text(inbound))
         self._ingress_conn = _Connection(self._port(), closed)
@@ -169,9 +349,41 @@ class Mesh:
     def _close_ratings_connection(self, closed: datetime) -> Iterator[tuple[Pod, bytes]]:
         conn = self._ratings_conn
         rt_name, rt_ip, rt_sa = RATINGS
-        outbound = ZtunnelConnection(closed, conn.opened, "outbound", f"{WAYPOINT_RATINGS.ip}:{conn.port}", WAYPOINT_RATINGS.name, "default", "waypoint", f"{rt_ip}:15008", f"{rt_ip}:9080", None, rt_name, "default", rt_sa, 166 * conn.requests, 358 * conn.requests)
+        outbound = ZtunnelConnection(
+            closed,
+            conn.opened,
+            "outbound",
+            f"{WAYPOINT_RATINGS.ip}:{conn.port}",
+            WAYPOINT_RATINGS.name,
+            "default",
+            "waypoint",
+            f"{rt_ip}:15008",
+            f"{rt_ip}:9080",
+            None,
+            rt_name,
+            "default",
+            rt_sa,
+            166 * conn.requests,
+            358 * conn.requests,
+        )
         yield ZTUNNEL_A, cri(closed, ztunnel_text(outbound))
-        inbound = ZtunnelConnection(closed + timedelta(milliseconds=1), conn.opened, "inbound", f"{WAYPOINT_RATINGS.ip}:{self._port()}", WAYPOINT_RATINGS.name, "default", "waypoint", f"{rt_ip}:15008", f"{rt_ip}:9080", "ratings.default.svc.cluster.local", rt_name, "default", rt_sa, 358 * conn.requests, 166 * conn.requests)
+        inbound = ZtunnelConnection(
+            closed + timedelta(milliseconds=1),
+            conn.opened,
+            "inbound",
+            f"{WAYPOINT_RATINGS.ip}:{self._port()}",
+            WAYPOINT_RATINGS.name,
+            "default",
+            "waypoint",
+            f"{rt_ip}:15008",
+            f"{rt_ip}:9080",
+            "ratings.default.svc.cluster.local",
+            rt_name,
+            "default",
+            rt_sa,
+            358 * conn.requests,
+            166 * conn.requests,
+        )
         yield ZTUNNEL_B, cri(closed + timedelta(milliseconds=1), ztunnel_text(inbound))
         self._ratings_conn = _Connection(self._port(), closed)
 

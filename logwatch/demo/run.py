@@ -45,6 +45,8 @@ def demo_config(root: Path, metrics_listen: str) -> Config:
             "state_dir": str(root / "state"),
             "sources.paths": [str(root / "containers" / "*.log")],
             "daemon.health_listen": free_listen("127.0.0.1:8686"),
+            # the daemon's own JSON logs would drown the alerts on the terminal
+            "daemon.log_level": "WARNING",
             "metrics.prometheus.listen": metrics_listen,
             "alerts.use_builtin_pack": False,
             "alerts.rule_files": [str(RULES)],
@@ -55,7 +57,9 @@ def demo_config(root: Path, metrics_listen: str) -> Config:
     )
 
 
-async def write_traffic(root: Path, mesh: Mesh, duration_s: float, rate: int, stop: asyncio.Event) -> None:
+async def write_traffic(
+    root: Path, mesh: Mesh, duration_s: float, rate: int, stop: asyncio.Event
+) -> None:
     """Append one second of traffic per second until ``duration_s`` has passed."""
     files = {pod: pod.log_path(root).open("ab", buffering=0) for pod in LOGGING_PODS}
     try:
@@ -96,10 +100,22 @@ async def run_demo(root: Path, config: Config, duration_s: float, rate: int) -> 
 
 
 @click.command()
-@click.option("--duration", default=60.0, show_default=True, help="Seconds of traffic before the demo stops.")
+@click.option(
+    "--duration", default=60.0, show_default=True, help="Seconds of traffic before the demo stops."
+)
 @click.option("--rate", default=40, show_default=True, help="User requests per second.")
-@click.option("--metrics-listen", default="127.0.0.1:9464", show_default=True, help="Prometheus endpoint (a free port is used if busy).")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), help="Write the logs here instead of a temporary directory.")
+@click.option(
+    "--metrics-listen",
+    default="127.0.0.1:9464",
+    show_default=True,
+    help="Prometheus endpoint (a free port is used if busy).",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Write the logs here instead of a temporary directory.",
+)
 def demo(duration: float, rate: int, metrics_listen: str, directory: str | None) -> None:
     """Run a live synthetic ambient mesh with a rate-limit and a circuit-breaker incident,
     watch it with the real daemon, and print alerts as they fire and resolve."""

@@ -24,6 +24,7 @@ Retried messages may be published twice (at least once); consumers tolerate dupl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -73,6 +74,8 @@ class ProducerThread:
         self._thread.start()
         self._producer: AIOKafkaProducer | None = None
         self._in_flight: list[tuple[asyncio.Future[Any], list[Message]]] = []
+        self._outgoing: asyncio.Queue[list[Message]] = asyncio.Queue()
+        self._sender: asyncio.Task[None] | None = None
         self._failed: list[Message] = []
         self._pending = 0  # messages queued and not yet acknowledged (read on the loop)
         self._space = threading.Condition()
@@ -97,7 +100,8 @@ class ProducerThread:
                             "publishing is blocked: %d records unacknowledged", self._pending
                         )
             self._pending += len(messages)
-        self._call(self._send(messages), None)
+        # handed to the sender task in order; parsing the next batch overlaps the sending
+        self._loop.call_soon_threadsafe(self._outgoing.put_nowait, messages)
 
     def drain(self, timeout_s: float) -> None:
         """Wait until everything queued is acknowledged; raises PublishError on timeout."""
@@ -146,6 +150,7 @@ class ProducerThread:
             await self._producer.stop()
             raise
         self.partitions = len(partitions)
+        self._sender = asyncio.create_task(self._send_in_order())
         if not self.partitions:
             raise KafkaError(f"topic {self._topic} has no partitions")
 
@@ -179,8 +184,26 @@ class ProducerThread:
             return
         self._in_flight.append((delivery, members))
 
+    async def _send_in_order(self) -> None:
+        """The one task that hands queued messages to aiokafka, in the order published."""
+        while True:
+            messages = await self._outgoing.get()
+            try:
+                await self._send(messages)
+            except Exception as exc:  # keep them for the next drain's retry
+                log.warning("sending %d records failed, will retry: %s", len(messages), exc)
+                self._failed.extend(messages)
+            finally:
+                self._outgoing.task_done()
+
     async def _drain(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
+        try:
+            await asyncio.wait_for(self._outgoing.join(), timeout_s)
+        except TimeoutError:
+            raise PublishError(
+                f"records to {self._topic} still queued after {timeout_s}s"
+            ) from None
         backoff = self._backoff_min
         while True:
             in_flight, self._in_flight = self._in_flight, []
@@ -214,6 +237,10 @@ class ProducerThread:
             self._space.notify_all()
 
     async def _stop(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
         if self._producer is not None:
             await self._producer.stop()
 

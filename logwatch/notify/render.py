@@ -43,7 +43,12 @@ def summary(alert: Alert, limit: int = 300) -> str:
 
 
 def origin_text(alert: Alert, limit: int = 300) -> str:
-    """The failure origin hop as ``key=value`` pairs, or "" when not known."""
+    """Where the failure began: the correlator's sentence for the origin hop ("circuit_breaker
+    at waypoint ... on ...; the ingress still answered 200") when it has one, else the origin's
+    ``key=value`` pairs; "" when not known."""
     if not alert.origin:
         return ""
+    description = alert.origin.get("description")
+    if isinstance(description, str) and description:
+        return one_line(description, limit)
     return one_line(" ".join(f"{key}={value}" for key, value in alert.origin.items()), limit)

@@ -101,7 +101,7 @@ async def test_killed_analyzer_loses_nothing_and_alerts_fire_once(
         _publish(collector, range(PHASE + PHASE // 2, 2 * PHASE))
         before = {f"00000000-0000-4000-8000-{i:012d}" for i in range(2 * PHASE)}
         await wait_for(
-            lambda: set(_ids(a_out) | _ids(b_out)) >= before, 90, "the survivor to take over"
+            lambda: set(_ids(a_out)) | set(_ids(b_out)) >= before, 90, "the survivor to take over"
         )
         # only then a line two hours later: had it come first, the records of the partitions
         # taken over would be later than allowed and could no longer start an alert
@@ -111,7 +111,7 @@ async def test_killed_analyzer_loses_nothing_and_alerts_fire_once(
         try:
             await wait_for(
                 lambda: (
-                    set(_ids(a_out) | _ids(b_out)) >= everything
+                    set(_ids(a_out)) | set(_ids(b_out)) >= everything
                     and _firing(tmp_path / "b-outbox.db", "RateLimited") >= 1
                 ),
                 90,
@@ -119,7 +119,7 @@ async def test_killed_analyzer_loses_nothing_and_alerts_fire_once(
             )
         except AssertionError as exc:
             driver = b_alerts.pipeline
-            missing = everything - set(_ids(a_out) | _ids(b_out))
+            missing = everything - set(_ids(a_out)) | set(_ids(b_out))
             state = (
                 f"{len(missing)} records missing; "
                 f"firing={_firing(tmp_path / 'b-outbox.db', 'RateLimited')}; "

@@ -34,3 +34,13 @@ async def test_stderr_stream(capsys: pytest.CaptureFixture[str]) -> None:
     await notifier.send(make_notification())
     captured = capsys.readouterr()
     assert captured.out == "" and "rate_limit_local" in captured.err
+
+
+async def test_origin_reads_as_the_correlators_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    notifier = ConsoleNotifier(ConsoleReceiver(name="console"))
+    sentence = "circuit_breaker at waypoint waypoint-7cc8 on httproute/default/ratings/rule/0"
+    alert = make_alert(1, origin={"role": "waypoint", "description": sentence})
+    await notifier.send(make_notification(alert))
+    line = capsys.readouterr().out.strip()
+    assert line.count("origin: ") == 1 and line.split("origin: ")[1].startswith(sentence)
+    assert "role=waypoint" not in line.split("origin: ")[1]
