@@ -16,9 +16,9 @@ import logging
 import os
 import signal
 import time
-from datetime import timedelta
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 

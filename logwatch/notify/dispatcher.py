@@ -27,8 +27,8 @@ import asyncio
 import contextlib
 import logging
 import random
-import threading
 import sqlite3
+import threading
 from collections.abc import Mapping, Sequence
 
 from logwatch.alerts.model import Notification
