@@ -23,8 +23,6 @@ calling thread parses the JSON lines.
 from __future__ import annotations
 
 import io
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -55,7 +53,6 @@ class BatchPlan:
     slow: list[tuple[int, bytes, int]] = field(default_factory=list)  # (index, raw line, offset)
     fast: pl.DataFrame | None = None  # RECORD_SCHEMA columns + ORDER
     size: int = 0  # bytes of the chunk
-    exact: bool = False  # split by ``_split_exact``: may end inside a partial sequence
 
 
 def split_offsets(data: bytes) -> list[int]:
@@ -77,18 +74,6 @@ def _all_slow(data: bytes, first_lineno: int) -> BatchPlan:
 
 
 _MAX_ODD_LINES = 16
-_HALVES_MIN_BYTES = 4 << 20  # smaller regions are not worth a second thread
-_halves_pool: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _halves() -> ThreadPoolExecutor:
-    """The thread for second halves of regions (its own pool: its tasks wait on ``helper()``
-    tasks, which never wait, so neither pool can deadlock). One per process, as ``helper``."""
-    global _halves_pool
-    pid = os.getpid()
-    if _halves_pool is None or _halves_pool[0] != pid:
-        _halves_pool = (pid, ThreadPoolExecutor(max_workers=1, thread_name_prefix="parsers-half"))
-    return _halves_pool[1]
 
 
 class _DockerLines(Exception):
@@ -204,7 +189,7 @@ class BatchParser:
             rest = data[position:] if position else data
             odd = _first_odd_line(rest, check_utf8=False)
             clean = odd[0] if odd is not None else len(rest)
-            piece = self._plan_region(rest[:clean], lineno, file, meta, pending) if clean else None
+            piece = self._plan_clean(rest[:clean], lineno, file, meta, pending) if clean else None
             if clean and piece is None:
                 # polars refused the clean-looking part: invalid UTF-8 cuts it shorter.
                 odd = _first_odd_line(rest[:clean], check_utf8=True) or odd
@@ -249,45 +234,11 @@ class BatchParser:
         frame: pl.DataFrame | None = None
         if not pending_streams:
             frame = self._split_marked(lines, data)
-        exact = frame is None
         if frame is None:
             frame = self._split_exact(lines, data, pending_streams)
         if frame is None:
             return None
-        plan = self._plan_frame(frame, data, first_lineno, file, meta)
-        plan.exact = exact
-        return plan
-
-    def _plan_region(
-        self,
-        data: bytes,
-        first_lineno: int,
-        file: str | None,
-        meta: PodMeta | None,
-        pending_streams: set[str],
-    ) -> BatchPlan | None:
-        """``_plan_clean`` of a region of clean lines; a large one is planned as two halves at
-        once (most polars string work runs on one thread per column, so this uses both cores).
-
-        The halves are independent unless a partial sequence is open where they meet: only the
-        exact split (``P`` lines) can leave one open, and then the second half is planned
-        again as after an odd line, with both streams pending.
-        """
-        middle = data.find(b"\n", len(data) // 2) + 1
-        if pending_streams or len(data) < _HALVES_MIN_BYTES or not 0 < middle < len(data):
-            return self._plan_clean(data, first_lineno, file, meta, pending_streams)
-        head, tail = data[:middle], data[middle:]
-        tail_lineno = first_lineno + head.count(b"\n")
-        later = _halves().submit(self._plan_clean, tail, tail_lineno, file, meta, pending_streams)
-        first = self._plan_clean(head, first_lineno, file, meta, pending_streams)
-        second = later.result()
-        if first is None or second is None:
-            return self._plan_clean(data, first_lineno, file, meta, pending_streams)
-        if first.exact:
-            second = self._plan_clean(tail, tail_lineno, file, meta, {"stdout", "stderr"})
-            if second is None:
-                return self._plan_clean(data, first_lineno, file, meta, pending_streams)
-        return _combine([first, second], first_lineno)
+        return self._plan_frame(frame, data, first_lineno, file, meta)
 
     def _split_marked(self, lines: pl.DataFrame, data: bytes) -> pl.DataFrame | None:
         """Envelopes of CRI ``stdout F`` lines by locating the first `` stdout F `` marker.

@@ -13,7 +13,7 @@ Failure mode: :func:`load_rules` raises :class:`RuleError` whose message names t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -45,6 +45,15 @@ MALFORMED_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
     "count": pl.Int64(),
 }
+
+
+def malformed_frame(counts: Mapping[tuple[str, str], int], at: datetime) -> pl.DataFrame:
+    """Rows of the ``malformed`` source: ``counts`` of rejected lines by (file, reason),
+    stamped with ``at`` (the latest event time seen, or the wall clock when there is none)."""
+    rows = [(at, file, reason, n) for (file, reason), n in counts.items() if n > 0]
+    return pl.DataFrame(rows, schema=MALFORMED_SCHEMA, orient="row")
+
+
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "records": RECORD_SCHEMA,
     "malformed": MALFORMED_SCHEMA,

@@ -14,7 +14,7 @@ from typing import Any
 
 from logwatch.alerts.config import AlertsConfig
 from logwatch.alerts.model import Notification
-from logwatch.alerts.stage import AlertStage, malformed_frame
+from logwatch.alerts.stage import AlertStage
 from logwatch.clock import ManualClock
 from rules.model import AnyRule
 
@@ -42,16 +42,9 @@ def backtest(
     readers = [StreamReader(s) for s in discover_streams(paths)]
     try:
         for chunk in merge_by_event_time(readers):
-            rejected: dict[tuple[str, str], int] = {}
-            for rejection in chunk.rejections:
-                key = (rejection.file or "-", rejection.reason)
-                rejected[key] = rejected.get(key, 0) + 1
             pipeline.process(chunk)
             if pipeline.max_event_time is not None:
                 clock.set(pipeline.max_event_time)
-            if rejected:
-                # stamped with the latest event time: not late for the next watermark
-                stage.on_malformed(malformed_frame(rejected, clock.now()))
     finally:
         for reader in readers:
             reader.close()

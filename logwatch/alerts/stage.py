@@ -38,7 +38,7 @@ from logwatch.alerts.silences import Silence, SilenceError, SilenceStore
 from logwatch.alerts.statefile import write_atomically
 from logwatch.clock import Clock, ManualClock
 from rules.engine import RuleEngine
-from rules.model import MALFORMED_SCHEMA, AnyRule
+from rules.model import AnyRule
 from rules.transition import AlertTransition
 
 log = logging.getLogger(__name__)
@@ -69,13 +69,6 @@ class RequestPath(Protocol):
 
 class Correlator(Protocol):
     def path_for(self, request_id: str) -> RequestPath | None: ...
-
-
-def malformed_frame(counts: Mapping[tuple[str, str], int], at: datetime) -> pl.DataFrame:
-    """Rows for ``on_malformed``: ``counts`` by (file, reason) of lines rejected, stamped
-    with ``at`` (the latest event time seen, or the wall clock when there is none)."""
-    rows = [(at, file, reason, n) for (file, reason), n in counts.items() if n > 0]
-    return pl.DataFrame(rows, schema=MALFORMED_SCHEMA, orient="row")
 
 
 class AlertStage:

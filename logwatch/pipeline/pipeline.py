@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Protocol
 import polars as pl
 
 from logwatch.clock import Clock
-from logwatch.pipeline.stages import RecordStage
+from logwatch.pipeline.stages import MalformedStage, RecordStage
+from rules.model import malformed_frame
 
 if TYPE_CHECKING:
     from logwatch.daemon_stats import DaemonStats
@@ -188,8 +189,21 @@ class Pipeline:
             if selected.height:
                 for stage in self._stages:
                     stage.on_records(selected)
+        if chunk.rejections:
+            self._report_malformed(chunk.rejections)
         if self._max_event_time is not None:
             self._advance(self._max_event_time - self._lateness)
+
+    def _report_malformed(self, rejections: Sequence[Rejection]) -> None:
+        """Rejection counts by (file, reason) to the stages that alert on them, stamped with
+        the latest event time so they are not late for the next watermark."""
+        receivers = [stage for stage in self._stages if isinstance(stage, MalformedStage)]
+        if not receivers:
+            return
+        counts = Counter((rejection.file or "-", rejection.reason) for rejection in rejections)
+        frame = malformed_frame(counts, self._max_event_time or self._clock.now())
+        for stage in receivers:
+            stage.on_malformed(frame)
 
     def tick(self) -> None:
         """Live input is idle: let wall-clock time move the watermark on (never backwards)."""

@@ -13,7 +13,7 @@ writes a checkpoint or commits an offset; a flush that raises means nothing is c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import polars as pl
 
@@ -32,3 +32,11 @@ class RecordStage(Protocol):
     def flush(self) -> None:
         """Make the effects of everything seen so far durable (see module docstring)."""
         ...
+
+
+@runtime_checkable
+class MalformedStage(Protocol):
+    """A stage that also counts rejected lines (the alert stage's ``source: malformed``
+    rules). Frames have ``rules.model.MALFORMED_SCHEMA``: ts, file, reason, count."""
+
+    def on_malformed(self, rejections: pl.DataFrame) -> None: ...

@@ -7,10 +7,10 @@ import polars as pl
 
 from logwatch.alerts.config import AlertsConfig
 from logwatch.alerts.silences import SilenceStore
-from logwatch.alerts.stage import AlertStage, build_alert_stage, malformed_frame
+from logwatch.alerts.stage import AlertStage, build_alert_stage
 from logwatch.clock import ManualClock
 from logwatch.notify.outbox import Outbox
-from rules.model import load_rules
+from rules.model import load_rules, malformed_frame
 from tests.rules.factories import at, batch, rl
 
 RULES = load_rules("""
