@@ -42,8 +42,11 @@ class PodSelector(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # namespace pattern (fnmatch)
     namespace: str = "*"
+    # pod name pattern (fnmatch)
     pod: str = "*"
+    # container name pattern (fnmatch)
     container: str = "*"
 
 
@@ -65,9 +68,14 @@ class SourcesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # file globs to follow (symlinks are followed to the real file, each file once)
     paths: tuple[str, ...] = ("/var/log/containers/*.log",)
+    # also read standard input (`--source stdin` or `-`)
     stdin: bool = False
+    # Kubernetes log files followed: pod selectors (default: ztunnel, Envoy Gateway proxies,
+    # waypoints)
     include: tuple[PodSelector, ...] = Field(default_factory=lambda: tuple(_default_include()))
+    # Kubernetes log files skipped even when included
     exclude: tuple[PodSelector, ...] = ()
     # how often idle files are polled and globs re-evaluated: bounds the latency added by
     # reading (data is handed on as soon as it is read)
@@ -86,6 +94,8 @@ class ParseConfig(BaseModel):
 
     # lines longer than this are counted and skipped, never buffered whole
     max_line_bytes: int = Field(default=1 << 20, ge=1024)
+    # custom Envoy access-log format strings (%START_TIME% ...), tried before the built-in
+    # formats
     envoy_text_formats: tuple[str, ...] = ()
 
 
@@ -94,10 +104,14 @@ class DaemonConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # a micro-batch is cut at this many bytes ...
     batch_max_bytes: int = Field(default=8 << 20, ge=4096)
+    # ... or this many lines, whichever comes first
     batch_max_lines: int = Field(default=50_000, ge=1)
     # chunks read ahead of processing; a full queue stops reading (backpressure)
     queue_max_batches: int = Field(default=4, ge=1)
+    # flush the pipeline and write a checkpoint this often (at most this much is re-read after a
+    # crash)
     checkpoint_interval_s: float = Field(default=1.0, gt=0, le=3600)
     # Event time may lag the newest record by this much before windows close: Envoy stamps
     # a request's start but logs it at its end, so slow requests arrive late. Records later
@@ -106,10 +120,13 @@ class DaemonConfig(BaseModel):
     # how often event time is pushed on by the wall clock while input is quiet, so alerts
     # resolve and groups flush without new lines
     tick_interval_s: float = Field(default=0.25, gt=0, le=60)
+    # SIGTERM: drain, flush and checkpoint within this time, else exit 1 without a checkpoint
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # HOST:PORT of /healthz and /readyz (0.0.0.0:8686 in a pod)
     health_listen: str = "127.0.0.1:8686"
     # /readyz fails when the last checkpoint is older than this
     ready_max_checkpoint_age_s: float = Field(default=60.0, gt=0)
+    # the daemon's own JSON log level: DEBUG, INFO, WARNING, ERROR
     log_level: str = "INFO"
 
     @field_validator("health_listen")
@@ -139,6 +156,7 @@ class SinksConfig(BaseModel):
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # checkpoints, alert state, silences and the notification outbox
     state_dir: str = "/var/lib/logwatch"
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     parse: ParseConfig = Field(default_factory=ParseConfig)
