@@ -31,7 +31,6 @@ import orjson
 from logwatch.alerts.inhibit import InhibitRule, inhibited
 from logwatch.alerts.model import Alert, Notification
 from logwatch.alerts.routing import Route, RouteTree
-from logwatch.alerts.serialize import alert_from_json, alert_to_json
 
 Muter = Callable[[Mapping[str, str], datetime], bool]
 
@@ -179,7 +178,7 @@ class AlertLifecycle:
     def dump(self) -> dict[str, Any]:
         """JSON-shaped state for checkpoints (see ``load``)."""
         return {
-            "firing": [alert_to_json(a) for a in self._firing.values()],
+            "firing": [a.to_json() for a in self._firing.values()],
             "groups": [
                 {
                     "key": g.key,
@@ -187,7 +186,7 @@ class AlertLifecycle:
                     "labels": g.labels,
                     "route_receiver": g.route.receiver,
                     "next_flush": g.next_flush.isoformat(),
-                    "members": [alert_to_json(a) for a in g.members.values()],
+                    "members": [a.to_json() for a in g.members.values()],
                     "notified": sorted(g.notified),
                     "last_firing_sent": g.last_firing_sent.isoformat()
                     if g.last_firing_sent
@@ -199,7 +198,7 @@ class AlertLifecycle:
 
     def load(self, raw: Mapping[str, Any]) -> None:
         """Restore ``dump()`` output; groups of receivers no longer routed are dropped."""
-        self._firing = {a.fingerprint: a for a in (alert_from_json(x) for x in raw["firing"])}
+        self._firing = {a.fingerprint: a for a in (Alert.from_json(x) for x in raw["firing"])}
         self._groups = {}
         routes = {r.receiver: r for r in (self._routes.root, *self._routes.children)}
         for g in raw["groups"]:
@@ -213,7 +212,7 @@ class AlertLifecycle:
                 labels=dict(g["labels"]),
                 route=route,
                 next_flush=datetime.fromisoformat(g["next_flush"]),
-                members={a.fingerprint: a for a in (alert_from_json(x) for x in g["members"])},
+                members={a.fingerprint: a for a in (Alert.from_json(x) for x in g["members"])},
                 notified=set(g["notified"]),
                 last_firing_sent=None if last is None else datetime.fromisoformat(last),
             )

@@ -32,6 +32,42 @@ class Alert:
     sample_path: dict[str, Any] | None = None  # one request path, JSON-shaped
     generator_url: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-shaped dict (times in ISO 8601), for the outbox and the lifecycle state."""
+        return {
+            "rule": self.rule,
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "severity": self.severity,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
+            "events": self.events,
+            "origin": self.origin,
+            "sample_path": self.sample_path,
+            "generator_url": self.generator_url,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Alert:
+        """Inverse of ``to_json``; raises KeyError, ValueError or TypeError on a bad entry."""
+        ends = raw["ends_at"]
+        return cls(
+            rule=str(raw["rule"]),
+            fingerprint=str(raw["fingerprint"]),
+            status=raw["status"],
+            severity=raw["severity"],
+            labels={str(k): str(v) for k, v in raw["labels"].items()},
+            annotations={str(k): str(v) for k, v in raw["annotations"].items()},
+            starts_at=datetime.fromisoformat(raw["starts_at"]),
+            ends_at=None if ends is None else datetime.fromisoformat(ends),
+            events=int(raw["events"]),
+            origin=raw.get("origin"),
+            sample_path=raw.get("sample_path"),
+            generator_url=raw.get("generator_url"),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Notification:

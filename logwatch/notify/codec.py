@@ -47,25 +47,8 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _alert_json(alert: Alert) -> dict[str, Any]:
-    return {
-        "rule": alert.rule,
-        "fingerprint": alert.fingerprint,
-        "status": alert.status,
-        "severity": alert.severity,
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "starts_at": _time(alert.starts_at),
-        "ends_at": _time(alert.ends_at),
-        "events": alert.events,
-        "origin": alert.origin,
-        "sample_path": alert.sample_path,
-        "generator_url": alert.generator_url,
-    }
-
-
 def encode_alert(alert: Alert) -> bytes:
-    return orjson.dumps(_alert_json(alert))
+    return orjson.dumps(alert.to_json())
 
 
 def encode(notification: Notification) -> bytes:
@@ -77,7 +60,7 @@ def encode(notification: Notification) -> bytes:
             "status": notification.status,
             "group_labels": notification.group_labels,
             "created_at": _time(notification.created_at),
-            "alerts": [_alert_json(alert) for alert in notification.alerts],
+            "alerts": [alert.to_json() for alert in notification.alerts],
         }
     )
 
@@ -87,23 +70,9 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def _alert_from(raw: dict[str, Any]) -> Alert:
-    starts_at = _parse_time(raw["starts_at"])
-    if starts_at is None:
+    if raw.get("starts_at") is None:
         raise UndecodableNotification("alert without starts_at")
-    return Alert(
-        rule=str(raw["rule"]),
-        fingerprint=str(raw["fingerprint"]),
-        status=raw["status"],
-        severity=raw["severity"],
-        labels={str(k): str(v) for k, v in raw["labels"].items()},
-        annotations={str(k): str(v) for k, v in raw["annotations"].items()},
-        starts_at=starts_at,
-        ends_at=_parse_time(raw["ends_at"]),
-        events=int(raw["events"]),
-        origin=raw.get("origin"),
-        sample_path=raw.get("sample_path"),
-        generator_url=raw.get("generator_url"),
-    )
+    return Alert.from_json(raw)
 
 
 def decode_alert(data: bytes) -> Alert:
