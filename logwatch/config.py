@@ -50,6 +50,15 @@ class PodSelector(BaseModel):
     container: str = "*"
 
 
+def _kafka_url(value: str | None) -> str | None:
+    """Checked at load so a bad URL stops `logwatch run` with a message, not a traceback."""
+    if value is not None:
+        from logwatch.kafka.url import parse_kafka_url
+
+        parse_kafka_url(value)  # raises KafkaUrlError, a ValueError
+    return value
+
+
 def _default_include() -> list[PodSelector]:
     return [
         # ztunnel, the ambient node proxy
@@ -72,6 +81,11 @@ class SourcesConfig(BaseModel):
     paths: tuple[str, ...] = ("/var/log/containers/*.log",)
     # also read standard input (`--source stdin` or `-`)
     stdin: bool = False
+    # analyzer mode: consume records (or raw lines / shipper envelopes) from this
+    # kafka://BOOTSTRAP/TOPIC?group=G URL instead of tailing files (see the README's Kafka part)
+    kafka: str | None = None
+
+    _check_kafka = field_validator("kafka")(_kafka_url)
     # Kubernetes log files followed: pod selectors (default: ztunnel, Envoy Gateway proxies,
     # waypoints)
     include: tuple[PodSelector, ...] = Field(default_factory=lambda: tuple(_default_include()))
@@ -151,6 +165,10 @@ class SinksConfig(BaseModel):
 
     # NDJSON file of processed records (public keys, as `logwatch parse` prints them)
     file: str | None = None
+    # collector mode: publish every record to this kafka://BOOTSTRAP/TOPIC URL
+    kafka: str | None = None
+
+    _check_kafka = field_validator("kafka")(_kafka_url)
 
 
 class Config(BaseModel):

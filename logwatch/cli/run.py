@@ -19,10 +19,19 @@ from logwatch.config import Config, ConfigError, load_config
     "--source",
     "sources",
     multiple=True,
-    help="A file glob, or 'stdin' / '-' (sources.paths, sources.stdin). Repeatable.",
+    help=(
+        "A file glob, 'stdin' / '-', or kafka://BOOTSTRAP/TOPIC?group=G (analyzer mode) "
+        "(sources.paths, sources.stdin, sources.kafka). Repeatable."
+    ),
 )
 @click.option(
-    "--sink", "sinks", multiple=True, help="file:PATH writes records as NDJSON (sinks.file)."
+    "--sink",
+    "sinks",
+    multiple=True,
+    help=(
+        "file:PATH writes records as NDJSON (sinks.file); kafka://BOOTSTRAP/TOPIC publishes "
+        "them (collector mode, sinks.kafka)."
+    ),
 )
 @click.option("--health-listen", help="HOST:PORT of /healthz and /readyz (daemon.health_listen).")
 @click.option("--once", is_flag=True, help="Read what is there, drain, checkpoint and exit.")
@@ -64,11 +73,22 @@ def _overrides(
 ) -> dict[str, Any]:
     overrides: dict[str, Any] = {"state_dir": state_dir, "daemon.health_listen": health_listen}
     if sources:
+        kafka = [s for s in sources if s.startswith("kafka://")]
+        if len(kafka) > 1:
+            raise click.BadParameter("one kafka:// source at most", param_hint="--source")
+        overrides["sources.kafka"] = kafka[0] if kafka else None
         overrides["sources.stdin"] = any(s in {"stdin", "-"} for s in sources)
-        overrides["sources.paths"] = [s for s in sources if s not in {"stdin", "-"}]
+        overrides["sources.paths"] = [
+            s for s in sources if s not in {"stdin", "-"} and not s.startswith("kafka://")
+        ]
     for sink in sinks:
+        if sink.startswith("kafka://"):
+            overrides["sinks.kafka"] = sink
+            continue
         scheme, sep, target = sink.partition(":")
         if scheme != "file" or not sep or not target:
-            raise click.BadParameter(f"expected file:PATH, got {sink!r}", param_hint="--sink")
+            raise click.BadParameter(
+                f"expected file:PATH or kafka://BOOTSTRAP/TOPIC, got {sink!r}", param_hint="--sink"
+            )
         overrides["sinks.file"] = target
     return overrides

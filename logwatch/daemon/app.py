@@ -18,9 +18,10 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from logwatch.checkpoint import CheckpointStore
 from logwatch.clock import Clock, WallClock
@@ -36,6 +37,9 @@ from logwatch.sinks.file import FileSink
 from logwatch.sources.stdin import StdinSource
 from logwatch.sources.tail.tailer import Tailer
 from parsers.options import ParseOptions
+
+if TYPE_CHECKING:
+    from logwatch.alerts.stage import AlertStage
 
 log = logging.getLogger("logwatch.daemon")
 
@@ -64,15 +68,17 @@ async def run_daemon(
         resume = store.load()
         clock = WallClock()
         stages = await build_stages(config, stack, clock, stats)
-        pipeline = Pipeline(
-            stages,
-            clock=clock,
-            allowed_lateness=timedelta(seconds=config.daemon.allowed_lateness_s),
-            daemon_stats=stats,
-        )
         options = ParseOptions(
             max_line_bytes=config.parse.max_line_bytes,
             envoy_text_formats=config.parse.envoy_text_formats,
+        )
+        if config.sources.kafka:
+            return await _run_analyzer(config, stack, stages, options, stats, stop)
+        pipeline = Pipeline(
+            stages.all,
+            clock=clock,
+            allowed_lateness=timedelta(seconds=config.daemon.allowed_lateness_s),
+            daemon_stats=stats,
         )
         ingest = Ingest(pipeline, options, store, stats, resume)
         queue: asyncio.Queue[QueueItem] = asyncio.Queue(maxsize=config.daemon.queue_max_batches)
@@ -146,13 +152,20 @@ async def run_daemon(
     raise AssertionError("unreachable")  # pragma: no cover - the with block returns
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class DaemonStages:
+    all: list[RecordStage]  # in pipeline order
+    alerts: AlertStage | None  # also in ``all``; the Kafka analyzer runs it apart
+
+
 async def build_stages(
     config: Config, stack: AsyncExitStack, clock: Clock, stats: DaemonStats
-) -> list[RecordStage]:
+) -> DaemonStages:
     """The pipeline stages of the daemon, in order; each one's close is on the stack.
 
     Correlation, metrics and alerts come from ``logwatch.pipeline.build`` (the one place that
-    assembles them); the ``--sink file:`` stage comes last so it sees what the others saw.
+    assembles them); the sinks (``--sink file:``, ``--sink kafka://``) come last so they see
+    what the others saw.
     The metrics runtime (endpoint, OTLP) closes after the stages: its last export sees all.
     Alerts go to the notification dispatcher, which stores each one durably before returning,
     so a checkpoint never passes an alert that could still be lost; it stops after the
@@ -185,7 +198,13 @@ async def build_stages(
         sink = FileSink(config.sinks.file)
         stack.callback(sink.close)
         stages.append(sink)
-    return stages
+    if config.sinks.kafka:
+        from logwatch.sinks.kafka import collector_sink
+
+        publisher = collector_sink(config.kafka, config.sinks.kafka)
+        stack.callback(publisher.close)
+        stages.append(publisher)
+    return DaemonStages(stages, built.alerts)
 
 
 async def _read_all(readers: Sequence[asyncio.Task[None]], queue: asyncio.Queue[QueueItem]) -> None:
@@ -222,6 +241,49 @@ async def _drain(reading: asyncio.Task[None], consuming: asyncio.Task[bool], lim
         extra={"drain_s": round(time.monotonic() - started, 3), "checkpointed": committed},
     )
     return 0 if committed else 1
+
+
+async def _run_analyzer(
+    config: Config,
+    stack: AsyncExitStack,
+    stages: DaemonStages,
+    options: ParseOptions,
+    stats: DaemonStats,
+    stop: asyncio.Event,
+) -> int:
+    """Analyzer mode (``--source kafka://...``): the Kafka source drives the pipeline and
+    commits offsets after each flush; alert decisions run behind the signals topic, so each
+    alert group is decided by one analyzer (see ``logwatch.kafka.topology``)."""
+    from logwatch.sources.kafka import run_analyzer
+
+    assert config.sources.kafka is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+        stack.callback(loop.remove_signal_handler, signum)
+    started = asyncio.Event()
+
+    def ready() -> Verdict:
+        return Verdict(started.is_set(), "consuming" if started.is_set() else "starting")
+
+    health = await _start_health(config, lambda: Verdict(True, "alive"), ready)
+    if health is not None:
+        stack.push_async_callback(health.close)
+    alerts = stages.alerts
+    started.set()
+    log.info("analyzer started", extra={"source": config.sources.kafka})
+    await run_analyzer(
+        config.kafka,
+        config.sources.kafka,
+        stages=[stage for stage in stages.all if stage is not alerts],
+        alerts=alerts,
+        rules=alerts.engine.rules if alerts is not None else [],
+        stop=stop,
+        stats=stats,
+        parse_options=options,
+        allowed_lateness=timedelta(seconds=config.daemon.allowed_lateness_s),
+    )
+    return 0
 
 
 async def _start_health(
