@@ -77,12 +77,32 @@ class CompiledRule:
             aggs.extend(pl.col(f).drop_nulls().first().alias(f"_s_{f}") for f in SAMPLE_FIELDS)
         return labelled.group_by([*self.label_names_internal(), "_e"]).agg(aggs)
 
-    def samples(self, records: pl.LazyFrame) -> pl.LazyFrame:
-        """Ratio rules: per label values, one record of ``matching`` (first non-null of
-        each sample field), kept apart so the counting query stays cheap."""
-        assert self.matching is not None
+    def counts(self, records: pl.LazyFrame, source: str) -> pl.LazyFrame:
+        """``aggregation`` without the sample columns, sorted by labels and bucket end: the
+        per-batch query of the engine, which asks ``samples`` separately and only while a
+        group still lacks one (picking first non-null strings per group costs more than
+        the counting itself)."""
+        if source == "malformed":
+            total = pl.col("count").sum()
+            matched = (
+                total if self.matching is None else pl.col("count").filter(self.matching).sum()
+            )
+        else:
+            total = pl.len()
+            matched = total if self.matching is None else self.matching.sum()
+        end = ((pl.col("ts").dt.epoch("us") // self.step_us) + 1) * self.step_us
         return (
-            records.filter(self.population & self.matching)
+            records.filter(self.population)
+            .group_by([*self.label_exprs, end.alias("_e")])
+            .agg(matched.cast(pl.Int64).alias("_m"), total.cast(pl.Int64).alias("_t"))
+            .sort([*self.label_names_internal(), "_e"])
+        )
+
+    def samples(self, records: pl.LazyFrame) -> pl.LazyFrame:
+        """Per label values, one matching record (first non-null of each sample field)."""
+        selected = self.population if self.matching is None else self.population & self.matching
+        return (
+            records.filter(selected)
             .select(*self.label_exprs, *SAMPLE_FIELDS)
             .group_by(self.label_names_internal())
             .agg(pl.col(f).drop_nulls().first().alias(f"_s_{f}") for f in SAMPLE_FIELDS)

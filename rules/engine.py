@@ -23,9 +23,11 @@ Guarantees and limits:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any, Literal
 
 import polars as pl
@@ -40,6 +42,9 @@ __all__ = ["AlertTransition", "EngineStats", "RuleEngine"]
 
 _NEVER = -(1 << 62)
 OVERFLOW_LABEL = "_other"
+# A batch is a few thousand records: the streaming engine's start-up costs more than the
+# queries themselves, the in-memory one runs them ~20 % faster.
+_ENGINE: Literal["in-memory"] = "in-memory"
 
 
 @dataclass
@@ -74,6 +79,7 @@ class RuleEngine:
         self._watermark = _NEVER
         self._origin: int | None = None  # first event time seen: new_value learning starts
         self._latest = _NEVER  # latest event time seen: absence is judged only up to it
+        self._matching: set[str] = set()  # rules with matches in their source's last batch
         self.stats = EngineStats()
 
     @property
@@ -110,22 +116,46 @@ class RuleEngine:
         if not compiled:
             return
         lazy = records.lazy()
-        # One cheap pass first: most rules select rare signals, and most batches have none
-        # of them, so only rules with matching records pay for an aggregation.
-        present = lazy.select(
-            c.population.any().alias(str(i)) for i, c in enumerate(compiled)
-        ).collect()
-        active = [c for i, c in enumerate(compiled) if present.item(0, i)]
-        if not active:
-            return
-        queries = [c.aggregation(lazy, source) for c in active]
-        ratio = [c for c in active if c.matching is not None] if source == "records" else []
-        queries.extend(c.samples(lazy) for c in ratio)
-        frames = pl.collect_all(queries)
-        for c, frame in zip(active, frames, strict=False):
-            self._absorb(c, frame, with_samples=source == "records" and c.matching is None)
-        for c, frame in zip(ratio, frames[len(active) :], strict=True):
-            self._keep_samples(c, frame)
+        counted = self._count(compiled, lazy, source)
+        needy = [
+            c
+            for c, frame in counted
+            if self._absorb(c, frame, with_samples=False) and source == "records"
+        ]
+        # Samples only for groups that have none yet (new, or resolved since): once a group
+        # has its sample, later batches need only the counts.
+        if needy:
+            samples = pl.collect_all([c.samples(lazy) for c in needy], engine=_ENGINE)
+            for c, frame in zip(needy, samples, strict=True):
+                self._keep_samples(c, frame)
+
+    def _count(
+        self, compiled: list[CompiledRule], lazy: pl.LazyFrame, source: str
+    ) -> list[tuple[CompiledRule, pl.DataFrame]]:
+        """Each rule's counts of one batch (``CompiledRule.counts``), for rules it matches.
+
+        Most rules select rare signals and most batches have none of them, so a rule is
+        only counted once a cheap check found a match; rules that matched in the previous
+        batch skip the check (an empty count costs little), and the check of the others
+        runs in the same polars call as their counts.
+        """
+        counted = [c for c in compiled if c.name in self._matching]
+        unsure = [c for c in compiled if c.name not in self._matching]
+        queries = [c.counts(lazy, source) for c in counted]
+        if unsure:
+            queries.append(lazy.select(c.population.any().alias(c.name) for c in unsure))
+        frames = pl.collect_all(queries, engine=_ENGINE)
+        if unsure:
+            present = frames.pop().row(0)
+            found = [c for c, any_match in zip(unsure, present, strict=True) if any_match]
+            if found:
+                frames.extend(
+                    pl.collect_all([c.counts(lazy, source) for c in found], engine=_ENGINE)
+                )
+                counted.extend(found)
+        self._matching.difference_update(c.name for c in compiled)
+        self._matching.update(c.name for c, f in zip(counted, frames, strict=True) if f.height)
+        return list(zip(counted, frames, strict=True))
 
     def absorb(self, rule: str, aggregate: pl.DataFrame) -> None:
         """Fold counts that ``rule``'s ``CompiledRule.aggregation`` produced in another
@@ -143,35 +173,67 @@ class RuleEngine:
         self.stats.batches += 1
         columns = [*compiled.label_names_internal(), "_e", "_m", "_t"]
         columns.extend(f"_s_{f}" for f in SAMPLE_FIELDS)
-        self._absorb(compiled, aggregate.select(columns), with_samples=compiled.matching is None)
+        ordered = aggregate.select(columns).sort(columns[: len(compiled.label_names) + 1])
+        self._absorb(compiled, ordered, with_samples=compiled.matching is None)
 
-    def _absorb(self, c: CompiledRule, frame: pl.DataFrame, *, with_samples: bool) -> None:
-        state = self._state[c.name]
+    def _absorb(self, c: CompiledRule, frame: pl.DataFrame, *, with_samples: bool) -> bool:
+        """Fold ``frame`` (sorted by labels, then bucket end) into ``c``'s groups; True if a
+        group with matches lacks a sample. Works per run of one group's rows: a batch adds
+        a few hundred buckets to a handful of groups."""
         n_labels = len(c.label_names)
         # columns to Python lists once: much cheaper than iter_rows on wide frames
-        for row in zip(*(frame.get_column(name).to_list() for name in frame.columns), strict=True):
-            key: tuple[str, ...] = tuple(row[:n_labels])
-            end, matched, total = int(row[n_labels]), int(row[n_labels + 1]), int(row[n_labels + 2])
-            late = end <= state.evaluated_to
-            group = state.groups.get(key)
+        columns = [frame.get_column(name).to_list() for name in frame.columns]
+        keys: list[tuple[str, ...]] = list(zip(*columns[:n_labels], strict=True))
+        if not n_labels:
+            keys = [()] * frame.height
+        ends, matched, totals = columns[n_labels : n_labels + 3]
+        if c.matching is None:
+            totals = [0] * frame.height
+        samples = list(zip(*columns[n_labels + 3 :], strict=True)) if with_samples else []
+        needs_sample = False
+        start = 0
+        for key, rows in groupby(keys):
+            stop = start + len(list(rows))
+            group = self._fold(c, key, ends[start:stop], matched[start:stop], totals[start:stop])
+            if group.sample is None and any(matched[start:stop]):
+                if with_samples:
+                    first = next(i for i in range(start, stop) if matched[i] > 0)
+                    values = dict(zip(SAMPLE_FIELDS, samples[first], strict=True))
+                    group.sample = {k: str(v) for k, v in values.items() if v is not None}
+                needs_sample = needs_sample or group.sample is None
+            start = stop
+        return needs_sample
+
+    def _fold(
+        self,
+        c: CompiledRule,
+        key: tuple[str, ...],
+        ends: list[int],
+        matched: list[int],
+        totals: list[int],
+    ) -> Group:
+        """Add one group's buckets (``ends`` ascending); returns the group they went to."""
+        state = self._state[c.name]
+        group = state.groups.get(key)
+        if group is None:
+            if len(state.groups) >= c.rule.max_groups:
+                key = (OVERFLOW_LABEL,) * len(key)
+                folded = self.stats.folded_records
+                folded[c.name] = folded.get(c.name, 0) + sum(matched)
+                group = state.groups.get(key)
             if group is None:
-                if len(state.groups) >= c.rule.max_groups:
-                    key = (OVERFLOW_LABEL,) * n_labels
-                    folded = self.stats.folded_records
-                    folded[c.name] = folded.get(c.name, 0) + matched
-                    group = state.groups.get(key)
-                if group is None:
-                    group = state.groups[key] = Group(key=key, first_seen=end, last_seen=end)
-            group.add(end, matched, total if c.matching is not None else 0)
-            if late:
-                # its bucket's instant has passed: re-judge at the next advance instead
-                self.stats.late_records += matched
-                group.late = True
-            if isinstance(c.rule, NewValueRule) and matched > 0:
-                self._learn(c, state, group, end)
-            if with_samples and matched > 0 and group.sample is None:
-                values = dict(zip(SAMPLE_FIELDS, row[n_labels + 3 :], strict=True))
-                group.sample = {k: str(v) for k, v in values.items() if v is not None}
+                group = state.groups[key] = Group(key=key, first_seen=ends[0], last_seen=ends[0])
+        group.add_many(ends, matched, totals)
+        late = bisect_right(ends, state.evaluated_to)
+        if late:
+            # their buckets' instants have passed: re-judge at the next advance instead
+            self.stats.late_records += sum(matched[:late])
+            group.late = True
+        if isinstance(c.rule, NewValueRule):
+            for end, count in zip(ends, matched, strict=True):
+                if count > 0:
+                    self._learn(c, state, group, end)
+        return group
 
     def _keep_samples(self, c: CompiledRule, frame: pl.DataFrame) -> None:
         groups = self._state[c.name].groups

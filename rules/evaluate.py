@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Literal
 
 from rules.compiled import CompiledRule
@@ -54,6 +55,19 @@ class Group:
         self.first_seen = min(self.first_seen, end)
         self.last_seen = max(self.last_seen, end)
 
+    def add_many(self, ends: list[int], matched: list[int], total: list[int]) -> None:
+        """``add`` for buckets with strictly ascending, distinct ``ends``: the usual case,
+        buckets newer than all kept ones (but maybe the last, which a batch boundary can
+        split), is one ``add`` and three list extends."""
+        fresh = bisect_right(ends, self.ends[-1]) if self.ends else 0
+        for bucket in zip(ends[:fresh], matched[:fresh], total[:fresh], strict=True):
+            self.add(*bucket)
+        self.ends.extend(ends[fresh:])
+        self.matched.extend(matched[fresh:])
+        self.total.extend(total[fresh:])
+        self.first_seen = min(self.first_seen, ends[0])
+        self.last_seen = max(self.last_seen, ends[-1])
+
     def matched_at(self, end: int) -> int:
         """Matched count of the bucket ending exactly at ``end`` (0 if none)."""
         i = bisect_left(self.ends, end)
@@ -73,10 +87,29 @@ def count_window(group: Group, at: int, length: int) -> tuple[int, int]:
     return sum(group.matched[lo:hi]), sum(group.total[lo:hi])
 
 
-def condition(c: CompiledRule, group: Group, at: int) -> tuple[bool, float, int]:
+class WindowSums:
+    """Window sums of one group's buckets, for one evaluation pass: prefix sums made once,
+    so each instant costs two bisects instead of summing its whole window again. The
+    group's buckets must not change while it is in use."""
+
+    __slots__ = ("ends", "matched", "total")
+
+    def __init__(self, group: Group) -> None:
+        self.ends = group.ends
+        self.matched = [0, *accumulate(group.matched)]
+        self.total = [0, *accumulate(group.total)]
+
+    def count(self, at: int, length: int) -> tuple[int, int]:
+        """(matched, total) of buckets ending in ``(at - length, at]``."""
+        lo = bisect_right(self.ends, at - length)
+        hi = bisect_right(self.ends, at)
+        return self.matched[hi] - self.matched[lo], self.total[hi] - self.total[lo]
+
+
+def condition(c: CompiledRule, group: Group, at: int, sums: WindowSums) -> tuple[bool, float, int]:
     """(holds, value, matched in window) of the rule for ``group`` at instant ``at``."""
     rule = c.rule
-    matched, total = count_window(group, at, c.window_us)
+    matched, total = sums.count(at, c.window_us)
     if isinstance(rule, ThresholdRule):
         return matched >= rule.threshold, float(matched), matched
     if isinstance(rule, RatioRule):
@@ -88,7 +121,7 @@ def condition(c: CompiledRule, group: Group, at: int) -> tuple[bool, float, int]
         baseline_us = int(rule.baseline.total_seconds() * 1e6)
         if group.first_seen > at - c.window_us - baseline_us:
             return False, 0.0, matched
-        before, _ = count_window(group, at - c.window_us, baseline_us)
+        before, _ = sums.count(at - c.window_us, baseline_us)
         per_window = max(before * c.window_us / baseline_us, rule.min_baseline)
         factor = matched / per_window
         return matched >= rule.min_events and factor >= rule.factor, factor, matched
@@ -112,9 +145,10 @@ def advance_group(
         # so a late burst still fires (its start is when it was noticed, not its events)
         instants.add(min(now, (previous // c.step_us + 1) * c.step_us))
         group.late = False
+    sums = WindowSums(group)
     for at in sorted(instants):
         _deadlines(c, group, at, out)
-        _apply(c, group, at, out)
+        _apply(c, group, at, sums, out)
     _deadlines(c, group, now, out)
 
 
@@ -129,8 +163,10 @@ def _deadlines(c: CompiledRule, group: Group, upto: int, out: list[AlertTransiti
         _resolve(c, group, group.quiet_since + c.quiet_us, group.quiet_since, out)
 
 
-def _apply(c: CompiledRule, group: Group, at: int, out: list[AlertTransition]) -> None:
-    holds, value, in_window = condition(c, group, at)
+def _apply(
+    c: CompiledRule, group: Group, at: int, sums: WindowSums, out: list[AlertTransition]
+) -> None:
+    holds, value, in_window = condition(c, group, at, sums)
     entering = group.matched_at(at)
     if holds:
         group.value = value
