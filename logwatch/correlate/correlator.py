@@ -33,7 +33,13 @@ from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.counting import count_step
 from logwatch.correlate.enrich import WorkloadDirectory
 from logwatch.correlate.finalize import join_hops
-from logwatch.correlate.frames import CONN_SCHEMA, HOP_SCHEMA, conns_from_records, hops_from_records
+from logwatch.correlate.frames import (
+    CONN_SCHEMA,
+    HOP_SCHEMA,
+    compact_strings,
+    conns_from_records,
+    hops_from_records,
+)
 from logwatch.correlate.keys import MS, US
 from logwatch.correlate.l4 import exact_l4_joins
 from logwatch.correlate.outputs import Outputs
@@ -81,6 +87,8 @@ class Correlator:
         self._conn_chunks: list[pl.DataFrame] = []
         self._pending_hops = 0
         self._pending_conns = 0
+        # rows removed from the pending frames since their strings were last compacted
+        self._removed_rows = 0
         self._horizon_us: int | None = None
         self._last_step_us: int | None = None
         self._outputs = Outputs(config, self.stats)
@@ -160,6 +168,12 @@ class Correlator:
         ``keep_connection_pairs``): outbound_file, outbound_lineno, inbound_file,
         inbound_lineno, confidence."""
         return self._outputs.drain_pairs()
+
+    def keep_recent_only(self) -> None:
+        """For a process that never drains (the daemon): from now on finalized output is kept
+        only in the ``recent_hops`` window that serves ``path_for``; the drain methods return
+        nothing new (connection pairs excepted)."""
+        self._outputs.keep_recent_only()
 
     def state_size(self) -> StateSize:
         """What the correlator holds now (see :class:`StateSize`)."""
@@ -251,14 +265,17 @@ class Correlator:
                 self.stats.unmatched[f"ztunnel_{direction}"] += count
             self._conns = self._conns.filter(~expired)
             self._pending_conns = self._conns.height
+            self._removed_rows += gone.height
         if horizon is not None:
             self._directory.expire(horizon)
+        self._compact_if_sparse()
 
     def _finalize_keys(self, keys: pl.Series) -> None:
         in_ready = pl.col("path_key").is_in(keys.implode())
         ready = self._hops.filter(in_ready)
         self._hops = self._hops.filter(~in_ready)
         self._pending_hops = self._hops.height
+        self._removed_rows += ready.height
         # Only connections alive around the closing hops can join them; cutting the rest
         # first keeps a step's cost with the work it does, not with the retained state.
         first_start, last_end = ready.select(pl.col("start_us").min(), pl.col("end_us").max()).row(
@@ -298,6 +315,7 @@ class Correlator:
             excess = self._conns.height - half
             self._conns = self._conns.sort("close_us").slice(excess)
             self._pending_conns = self._conns.height
+            self._removed_rows += excess
             self.stats.evictions["connections"] += excess
         if self._hops.height > half:
             excess = self._hops.height - half
@@ -310,6 +328,17 @@ class Correlator:
             oldest = by_age.filter(pl.col("cum") - pl.col("n") < excess)["path_key"]
             self.stats.evictions["paths"] += oldest.len()
             self._finalize_keys(oldest)
+        self._compact_if_sparse()
+
+    def _compact_if_sparse(self) -> None:
+        """Copy the pending frames' strings once as many rows left them as remain: rows that
+        stay pin the buffers of the batches they came in (see ``compact_strings``), so this
+        bounds memory to about twice the live state at a copy cost linear in the input."""
+        if self._removed_rows <= self._hops.height + self._conns.height:
+            return
+        self._hops = compact_strings(self._hops)
+        self._conns = compact_strings(self._conns)
+        self._removed_rows = 0
 
     def _update_gauges(self) -> None:
         self.stats.pending_hops = self._pending_hops

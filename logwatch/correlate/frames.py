@@ -77,6 +77,16 @@ CONN_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+def compact_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its string columns copied into buffers of their own.
+
+    Polars' filter and slice share a string column's buffers with the source, and a buffer
+    lives while any row points into it: state that keeps a few rows of many batches would
+    hold every one of those batches. Values are unchanged.
+    """
+    return frame.with_columns(pl.col(pl.String) + pl.lit(""))
+
+
 def hops_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
     """Envoy rows of ``records`` as a hop frame with ids ``first_id, first_id + 1, ...``.
 

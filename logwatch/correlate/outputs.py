@@ -4,18 +4,21 @@ Everything stays columnar until a reader asks: ``drain_paths`` builds objects, t
 hand out frames. Each buffer is bounded (``max_undrained_hops``); a reader that never drains
 (a replay without ``--paths``) loses only the oldest buffered output, counted in
 ``CorrelationStats.undrained_hops_dropped``, never any join or count. A separate bounded
-window of recent steps (``recent_hops``) serves ``recent_path`` for alert samples.
+window of recent steps (``recent_hops``) serves ``recent_path`` for alert samples. A reader
+that will never drain (the daemon) calls ``keep_recent_only``: then only that window is held.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 
 import polars as pl
 
 from logwatch.correlate.assemble import build_paths
 from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.finalize import JoinedHops
+from logwatch.correlate.frames import compact_strings
 from logwatch.correlate.path import RequestPath
 from logwatch.correlate.stats import CorrelationStats
 
@@ -61,8 +64,32 @@ class Outputs:
         self._hop_metrics: deque[pl.DataFrame] = deque()
         self._hop_metric_rows = 0
         self._pairs: list[pl.DataFrame] = []
+        self._buffering = True
+
+    def keep_recent_only(self) -> None:
+        """Stop buffering for the drain methods (they return nothing new from now on); only
+        the ``recent_hops`` window is kept, so memory does not hold output nobody reads."""
+        self._buffering = False
+        self._undrained.clear()
+        self._undrained_hops = 0
+        self._hop_metrics.clear()
+        self._hop_metric_rows = 0
 
     def keep(self, joined: JoinedHops) -> None:
+        # finalized rows are cut from the pending frames: copied, they pin none of them
+        joined = replace(
+            joined, hops=compact_strings(joined.hops), legs=compact_strings(joined.legs)
+        )
+        if self._buffering:
+            self._buffer(joined)
+        self._recent.append(joined)
+        self._recent_hops += joined.hops.height
+        while self._recent and self._recent_hops - self._recent[0].hops.height >= (
+            self._config.recent_hops
+        ):
+            self._recent_hops -= self._recent.popleft().hops.height
+
+    def _buffer(self, joined: JoinedHops) -> None:
         limit = self._config.max_undrained_hops
         metrics = joined.hops.select(HOP_METRIC_COLUMNS).rename({"proxy_workload": "pod"})
         self._hop_metrics.append(metrics)
@@ -75,12 +102,6 @@ class Outputs:
             dropped = self._undrained.popleft()
             self._undrained_hops -= dropped.hops.height
             self._stats.undrained_hops_dropped += dropped.hops.height
-        self._recent.append(joined)
-        self._recent_hops += joined.hops.height
-        while self._recent and self._recent_hops - self._recent[0].hops.height >= (
-            self._config.recent_hops
-        ):
-            self._recent_hops -= self._recent.popleft().hops.height
 
     def keep_pairs(self, pairs: pl.DataFrame) -> None:
         self._pairs.append(pairs)

@@ -188,6 +188,8 @@ async def build_stages(
         alert_state_dir=Path(config.state_dir),
     )
     if built.correlator is not None:
+        # nothing here drains paths or hop metrics: hold only what alert samples need
+        built.correlator.keep_recent_only()
         metrics.observe_correlation(built.correlator.stats)
     stages: list[RecordStage] = list(built.all)
     for stage in stages:

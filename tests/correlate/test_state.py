@@ -186,3 +186,30 @@ def test_records_without_time_are_counted_not_kept() -> None:
     correlator.on_records(records)
     assert correlator.stats.records_without_time == 1
     assert [p.request_id for p in correlator.finish()] == ["timed"]
+
+
+def test_keep_recent_only_buffers_nothing_to_drain_but_still_serves_path_for() -> None:
+    correlator = Correlator(CorrelationConfig(max_pending_entries=100, recent_hops=50))
+    correlator.keep_recent_only()
+    for step in range(10):
+        rows = [envoy(step + i / 1000, f"k-{step}-{i}", lineno=i + 1) for i in range(40)]
+        correlator.on_records(batch(rows))
+    correlator.finish()
+    assert correlator.stats.hops == 400  # every hop still finalized and counted
+    assert correlator.drain_paths() == []
+    assert correlator.drain_hop_metrics().height == 0
+    assert correlator.stats.undrained_hops_dropped == 0  # nothing buffered, nothing dropped
+    newest = correlator.path_for("k-9-39")
+    assert newest is not None and newest.request_id == "k-9-39"
+    assert correlator.path_for("k-0-0") is None  # beyond the recent window
+
+
+def test_compacting_pending_state_keeps_every_value() -> None:
+    rows = [envoy(i / 1000, f"c-{i}", lineno=i + 1, route_name=f"route-{i}") for i in range(300)]
+    compacting = Correlator(CorrelationConfig(max_pending_entries=100))
+    for start in range(0, 300, 30):
+        compacting.on_records(batch(rows[start : start + 30]))
+    plain = Correlator(CorrelationConfig())
+    plain.on_records(batch(rows))
+    by_id = {p.request_id: p.to_json() for p in compacting.finish()}
+    assert by_id == {p.request_id: p.to_json() for p in plain.finish()}
