@@ -291,7 +291,7 @@ class RuleEngine:
         return out
 
     def _expired(self, c: CompiledRule, group: Group, now: int) -> bool:
-        group.prune(now - c.horizon_us)
+        group.prune(now - c.horizon_us, c.horizon_us)
         if isinstance(c.rule, AbsenceRule):
             return now - group.last_seen >= int(c.rule.forget_after.total_seconds() * 1e6)
         return group.phase == "idle" and not group.ends

@@ -73,10 +73,14 @@ class Group:
         i = bisect_left(self.ends, end)
         return self.matched[i] if i < len(self.ends) and self.ends[i] == end else 0
 
-    def prune(self, before: int) -> None:
-        """Drop buckets ending at or before ``before`` (no window can see them any more)."""
+    def prune(self, before: int, horizon_us: int) -> None:
+        """Drop buckets ending at or before ``before`` (no window can see them any more).
+        When more than ``horizon_us`` separates the last dropped bucket from the first kept
+        one, the group was forgotten in between: it is known only since that bucket."""
         cut = bisect_right(self.ends, before)
         if cut:
+            if cut < len(self.ends) and self.ends[cut] - self.ends[cut - 1] > horizon_us:
+                self.first_seen = self.ends[cut]
             del self.ends[:cut], self.matched[:cut], self.total[:cut]
 
 
@@ -106,6 +110,23 @@ class WindowSums:
         return self.matched[hi] - self.matched[lo], self.total[hi] - self.total[lo]
 
 
+def _known_since(group: Group, at: int, since: int, horizon_us: int) -> bool:
+    """Whether the group has been known without a break since ``since`` (as of ``at``).
+
+    A group whose buckets all fell out of the horizon is forgotten (and starts afresh when it
+    shows up again); a gap longer than the horizon counts as that break even when no
+    watermark passed during it, so the decision does not depend on how often event time was
+    advanced (replay in one go and live in small steps agree)."""
+    if group.first_seen > since:
+        return False
+    i = bisect_right(group.ends, at) - 1
+    while i > 0 and group.ends[i] > since:
+        if group.ends[i] - group.ends[i - 1] > horizon_us:
+            return False
+        i -= 1
+    return True
+
+
 def condition(c: CompiledRule, group: Group, at: int, sums: WindowSums) -> tuple[bool, float, int]:
     """(holds, value, matched in window) of the rule for ``group`` at instant ``at``."""
     rule = c.rule
@@ -119,7 +140,7 @@ def condition(c: CompiledRule, group: Group, at: int, sums: WindowSums) -> tuple
         return group.first_seen <= at and matched == 0, float(matched), matched
     if isinstance(rule, SpikeRule):
         baseline_us = int(rule.baseline.total_seconds() * 1e6)
-        if group.first_seen > at - c.window_us - baseline_us:
+        if not _known_since(group, at, at - c.window_us - baseline_us, c.horizon_us):
             return False, 0.0, matched
         before, _ = sums.count(at - c.window_us, baseline_us)
         per_window = max(before * c.window_us / baseline_us, rule.min_baseline)

@@ -77,3 +77,22 @@ def test_batching_does_not_change_decisions(
     got.extend(pieces.advance(at(2000)))
     assert decisions(pieces, got) == decisions(whole, expected)
     assert pieces.stats.late_records == 0
+
+
+def test_a_spike_after_a_long_silence_is_judged_alike_in_one_go_and_in_steps() -> None:
+    """A group silent for longer than the rule's horizon is forgotten whether or not a
+    watermark passed during the silence, so replay and live decide the burst alike."""
+    early = [(0, "a", False)]
+    burst = [(306, "a", True), (306, "a", True), (307, "a", True)]
+    whole = RuleEngine(load_rules(RULES))
+    whole.observe(batch(*(row(*r) for r in early + burst)))
+    expected = decisions(whole, whole.advance(at(2000)))
+
+    stepped = RuleEngine(load_rules(RULES))
+    stepped.observe(batch(*(row(*r) for r in early)))
+    got = stepped.advance(at(0))
+    stepped.observe(batch(*(row(*r) for r in burst)))
+    got += stepped.advance(at(306))
+    got += stepped.advance(at(2000))
+    assert decisions(stepped, got) == expected
+    assert all(rule != "Spike" for rule, *_ in expected)  # no warm baseline after a gap
