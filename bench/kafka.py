@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -77,7 +76,7 @@ def raw_line(index: int) -> bytes:
     ).encode()
 
 
-def config(bootstrap: str, compression: str, records_per_message: int = 1) -> KafkaConfig:
+def config(bootstrap: str, compression: str) -> KafkaConfig:
     return KafkaConfig.model_validate(
         {
             "bootstrap": bootstrap,
@@ -86,7 +85,6 @@ def config(bootstrap: str, compression: str, records_per_message: int = 1) -> Ka
             "max_poll_records": 20_000,
             "commit_interval_s": 1.0,
             "create_partitions": 6,
-            "records_per_message": records_per_message,
         }
     )
 
@@ -139,9 +137,9 @@ async def baseline(bootstrap: str, lines: int) -> float:
         await consumer.stop()
 
 
-async def role(name: str, bootstrap: str, compression: str, records_per_message: int) -> None:
+async def role(name: str, bootstrap: str, compression: str) -> None:
     """One side of the topology; prints {"t", "records"} lines until SIGTERM/stdin EOF."""
-    settings = config(bootstrap, compression, records_per_message)
+    settings = config(bootstrap, compression)
 
     def endpoint(url: str) -> Endpoint:
         return Endpoint(settings, parse_kafka_url(url))
@@ -169,9 +167,6 @@ async def role(name: str, bootstrap: str, compression: str, records_per_message:
     finally:
         reporter.cancel()
         stage.close()
-        # CPU seconds (all threads): on a shared machine steadier than the wall clock
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime}), flush=True)
 
 
 class Progress:
@@ -179,7 +174,6 @@ class Progress:
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.samples: list[tuple[float, int]] = []
-        self.cpu_s = 0.0
         assert process.stdout is not None
         self._thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
         self._thread.start()
@@ -187,13 +181,7 @@ class Progress:
     def _read(self, stream: object) -> None:
         for line in stream:  # type: ignore[attr-defined]
             sample = json.loads(line)
-            if "cpu" in sample:
-                self.cpu_s = float(sample["cpu"])
-                continue
             self.samples.append((float(sample["t"]), int(sample["records"])))
-
-    def join(self) -> None:
-        self._thread.join(10)
 
     @property
     def records(self) -> int:
@@ -203,7 +191,7 @@ class Progress:
         return max((n for t, n in self.samples if t <= when), default=0)
 
 
-def run_topology(bootstrap: str, lines: int, compression: str, records_per_message: int) -> float:
+def run_topology(bootstrap: str, lines: int, compression: str) -> float:
     """Run collector and analyzer until every record is analyzed; returns records/s."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     processes = {
@@ -217,8 +205,6 @@ def run_topology(bootstrap: str, lines: int, compression: str, records_per_messa
                 bootstrap,
                 "--compression",
                 compression,
-                "--records-per-message",
-                str(records_per_message),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -270,12 +256,6 @@ def run_topology(bootstrap: str, lines: int, compression: str, records_per_messa
             f"{max(0, collected - analyzed):12,}"
         )
         moment += step
-    for name, role_progress in progress.items():
-        role_progress.join()
-        print(
-            f"{name} CPU (all threads, start-up included): {role_progress.cpu_s:.2f} s "
-            f"= {role_progress.cpu_s / lines * 1e6:.1f} us/record"
-        )
     return lines / steady
 
 
@@ -283,13 +263,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--compression", default="gzip", choices=["none", "gzip"])
-    # 1 is the single-record encoding every analyzer version reads
-    parser.add_argument("--records-per-message", type=int, default=500)
     parser.add_argument("--role", choices=["collector", "analyzer"])
     parser.add_argument("--bootstrap")
     args = parser.parse_args()
     if args.role:
-        asyncio.run(role(args.role, args.bootstrap, args.compression, args.records_per_message))
+        asyncio.run(role(args.role, args.bootstrap, args.compression))
         return
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -314,7 +292,7 @@ def main() -> None:
             print(
                 f"baseline (bare aiokafka consumer, raw topic, first to last fetch): {bare_rate:,.0f} messages/s"
             )
-            rate = run_topology(bootstrap, args.lines, args.compression, args.records_per_message)
+            rate = run_topology(bootstrap, args.lines, args.compression)
             print(f"ratio end to end / baseline: {rate / bare_rate:.2f}")
             print(f"target 100,000 records/s: {'met' if rate >= 100_000 else 'not met'}")
         finally:

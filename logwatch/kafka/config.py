@@ -98,10 +98,6 @@ class KafkaConfig(BaseModel):
     request_timeout_ms: int = Field(default=30_000, ge=1000, le=600_000)
     # records published by the collector are queued at most this many before send blocks
     max_pending_messages: int = Field(default=200_000, ge=1000)
-    # collector: records per message (NDJSON, see logwatch.kafka.serde); above 1 needs
-    # analyzers that read batches, so upgrade those first. A record is ~1 KB of JSON: keep
-    # messages under the brokers' message.max.bytes (1 MB by default)
-    records_per_message: int = Field(default=1, ge=1, le=1000)
 
     # consumer
     max_poll_records: int = Field(default=20_000, ge=1, le=1_000_000)

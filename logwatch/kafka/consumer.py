@@ -39,7 +39,7 @@ from aiokafka.structs import OffsetAndMetadata
 from logwatch.clock import Clock, WallClock
 from logwatch.daemon_stats import DaemonStats
 from logwatch.kafka.client import Endpoint, connection_kwargs, ensure_topics
-from logwatch.kafka.decode import DecodedBatch, PartitionDecoder, PoisonMessage, merge_batches
+from logwatch.kafka.decode import PartitionDecoder, PoisonMessage
 from parsers.options import ParseOptions
 
 log = logging.getLogger(__name__)
@@ -214,21 +214,13 @@ class KafkaSource:
     def _process(self, fetched: dict[TopicPartition, list[Any]]) -> None:
         pipeline = self._pipeline
         assert pipeline is not None
-        decoded: list[PartitionBatch] = []
         for tp, messages in fetched.items():
             decoder = self._decoders.get(tp.partition)
             if decoder is None:
                 decoder = self._reader(tp.topic, tp.partition)
                 self._decoders[tp.partition] = decoder
-            decoded.append(decoder.decode(messages))
-        record_batches = [batch for batch in decoded if isinstance(batch, DecodedBatch)]
-        if len(decoded) > 1 and len(record_batches) == len(decoded):
-            # the partitions' records meet in one pipeline pass: its cost is mostly per pass
-            pipeline.process(merge_batches(record_batches))
-        else:
-            for batch in decoded:
-                pipeline.process(batch)
-        for (tp, messages), batch in zip(fetched.items(), decoded, strict=True):
+            batch = decoder.decode(messages)
+            pipeline.process(batch)
             self._poison.extend(batch.poison)
             self._positions[tp] = batch.commit_offset
             self._stats.bytes += sum(len(m.value or b"") for m in messages)
@@ -236,8 +228,7 @@ class KafkaSource:
             high = consumer.highwater(tp) if consumer is not None else None
             if high is not None:
                 # for Kafka sources this is messages not yet read, not bytes
-                name = self._decoders[tp.partition].name
-                self._stats.lag_bytes[name] = max(0, high - messages[-1].offset - 1)
+                self._stats.lag_bytes[decoder.name] = max(0, high - messages[-1].offset - 1)
 
     async def _rewind_truncated(self) -> None:
         """A partition whose log now ends before our position was truncated or recreated

@@ -75,21 +75,6 @@ class DecodedBatch:
     commit_offset: int  # the next offset to read after a restart
 
 
-def merge_batches(batches: Sequence[DecodedBatch]) -> DecodedBatch:
-    """One batch holding the records of ``batches`` (of different partitions): the pipeline
-    has a fixed cost per batch, and a fetch returns a small batch for every partition.
-    ``commit_offset`` is meaningless in the result; take it from each part."""
-    records = [batch.records for batch in batches]
-    return DecodedBatch(
-        records=pl.concat(records) if len(records) > 1 else records[0],
-        lines=sum(batch.lines for batch in batches),
-        ignored=sum(batch.ignored for batch in batches),
-        rejections=tuple(r for batch in batches for r in batch.rejections),
-        poison=tuple(p for batch in batches for p in batch.poison),
-        commit_offset=-1,
-    )
-
-
 @dataclass
 class _Origin:
     """One StreamDecoder and the messages it holds bytes of (for the commit offset)."""
@@ -130,11 +115,7 @@ class PartitionDecoder:
         ignored = 0
         for message in messages:
             decoded = classify(message.value, message.headers)
-            if isinstance(decoded, RecordJson) and decoded.batched:
-                batch = decoded.value.split(b"\n")
-                record_values.extend(batch)
-                record_messages.extend([message] * len(batch))
-            elif isinstance(decoded, RecordJson):
+            if isinstance(decoded, RecordJson):
                 record_values.append(decoded.value)
                 record_messages.append(message)
             elif isinstance(decoded, RawLines):
@@ -152,9 +133,7 @@ class PartitionDecoder:
             frames.append(frame.with_columns(pl.lit(self.name).alias("file")))
             lines += len(record_values)
             for rejection in bad:
-                # a bad record of a batch goes to the dead letters alone, its batch kept
-                message, value = record_messages[rejection.index], record_values[rejection.index]
-                poison.append(self._poison(message, rejection.reason, value))
+                poison.append(self._poison(record_messages[rejection.index], rejection.reason))
         for meta, batches in lines_by_origin.items():
             chunk = self._feed(meta, batches)
             frames.append(chunk.records)
@@ -199,15 +178,13 @@ class PartitionDecoder:
                 del self._origins[meta]
         return min([after_last, *held])
 
-    def _poison(
-        self, message: KafkaMessage, reason: str, value: bytes | None = None
-    ) -> PoisonMessage:
+    def _poison(self, message: KafkaMessage, reason: str) -> PoisonMessage:
         return PoisonMessage(
             topic=self.topic,
             partition=self.partition,
             offset=message.offset,
             key=message.key,
-            value=message.value if value is None else value,
+            value=message.value,
             headers=tuple(message.headers),
             reason=reason,
         )

@@ -1,11 +1,11 @@
 """Publishing records to Kafka (collector mode: ``--sink kafka://BOOTSTRAP/TOPIC``).
 
 :class:`KafkaRecordSink` is a pipeline stage. ``on_records`` encodes the batch (see
-:mod:`logwatch.kafka.serde`: one message per record, or per ``records_per_message`` records,
-keyed so a request's hops meet in one partition, headers ``kind``/``format``/``pod``) and
-hands it to an aiokafka producer; ``flush`` returns only when every message handed over so
-far is acknowledged by the brokers (``acks=all``), so a checkpoint taken after it never
-points past unpublished records.
+:mod:`logwatch.kafka.serde`: one message per record, keyed so a request's hops meet in one
+partition, headers ``kind``/``format``/``pod``) and hands it to an aiokafka producer;
+``flush`` returns only when every message handed over so far is acknowledged by the
+brokers (``acks=all``), so a checkpoint taken after it never points past unpublished
+records.
 
 Why a thread: stages are synchronous (``flush`` returns when effects are durable) while
 aiokafka is asyncio. The producer therefore lives on its own event loop in one thread;
@@ -61,20 +61,13 @@ class ProducerThread:
     idempotent and stops the thread.
     """
 
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        topic: str,
-        *,
-        start_timeout_s: float = 30.0,
-        max_pending: int | None = None,
-    ) -> None:
+    def __init__(self, endpoint: Endpoint, topic: str, *, start_timeout_s: float = 30.0) -> None:
         self._endpoint = endpoint
         self._topic = topic
         config = endpoint.config
         self._backoff_min = config.retry_backoff_min_s
         self._backoff_max = config.retry_backoff_max_s
-        self._max_pending = max_pending or config.max_pending_messages
+        self._max_pending = config.max_pending_messages
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="kafka-producer")
         self._thread.daemon = True
@@ -258,19 +251,15 @@ class KafkaRecordSink:
     def __init__(self, endpoint: Endpoint, *, flush_timeout_s: float = 30.0) -> None:
         self.topic = endpoint.url.topic
         self._flush_timeout_s = flush_timeout_s
-        config = endpoint.config
-        self._records_per_message = config.records_per_message
-        # the bound is on records held in memory, whatever their packing into messages
-        max_pending = max(1, config.max_pending_messages // config.records_per_message)
-        self._producer = ProducerThread(endpoint, self.topic, max_pending=max_pending)
+        self._producer = ProducerThread(endpoint, self.topic)
 
     @property
     def published(self) -> int:
-        """Messages acknowledged by the brokers so far (records, unless batched)."""
+        """Records acknowledged by the brokers so far."""
         return self._producer.published
 
     def on_records(self, records: pl.DataFrame) -> None:
-        encoded = encode_records(records, self._producer.partitions, self._records_per_message)
+        encoded = encode_records(records, self._producer.partitions)
         self._producer.publish(_messages(encoded))
 
     def on_watermark(self, watermark: datetime) -> None:

@@ -5,16 +5,6 @@ JSON (the `logwatch parse` shape; Envoy records omit the ztunnel keys and vice v
 reader fills them with null). Headers ``kind``, ``format`` and, when known, ``pod`` let a
 consumer route without parsing the value.
 
-**Batched encoding** (``records_per_message`` > 1): records of one partition, kind and format
-share a message, their JSON values newline-separated (NDJSON), in record order. Headers
-``kind`` and ``format`` hold as above and ``records`` gives the count; there is no ``pod``
-header, and the message key is the first record's key (records are placed by their own
-keys, so every record still lands where the single-record encoding puts it). Batching
-saves the per-message work of producer, broker and consumer (framing, headers, one
-consumer record object each) and lets the analyzer read a whole batch in one pass.
-Analyzers that predate this encoding dead-letter such messages: upgrade the analyzers
-before turning it on.
-
 **Partitioning**: the message key is chosen so that the records of one request, written by
 different proxies on different nodes, land in one partition and so meet in one analyzer
 (FORMATS.md §5):
@@ -103,11 +93,8 @@ def partition_of(key: bytes, partitions: int) -> int:
     return zlib.crc32(key) % partitions
 
 
-def encode_records(
-    records: pl.DataFrame, partitions: int | None = None, records_per_message: int = 1
-) -> EncodedRecords:
-    """Turn a RECORD_SCHEMA batch into messages (see module docstring); batching needs
-    ``partitions``, without it every record is its own message."""
+def encode_records(records: pl.DataFrame, partitions: int | None = None) -> EncodedRecords:
+    """Turn a RECORD_SCHEMA batch into messages (see module docstring)."""
     if records.height == 0:
         return EncodedRecords([], [], [], [] if partitions else None)
     envoy_json = pl.struct(_ENVOY_KEYS).struct.json_encode()
@@ -119,8 +106,6 @@ def encode_records(
         "format",
         "pod",
     )
-    if partitions and records_per_message > 1:
-        return _batched(encoded, partitions, records_per_message)
     keys = [key.encode() for key in encoded.get_column("key").to_list()]
     values = [value.encode() for value in encoded.get_column("value").to_list()]
     headers: list[HeaderList] = []
@@ -131,29 +116,6 @@ def encode_records(
         headers.append(row)
     placed = [zlib.crc32(key) % partitions for key in keys] if partitions else None
     return EncodedRecords(keys, values, headers, placed)
-
-
-def _batched(encoded: pl.DataFrame, partitions: int, per_message: int) -> EncodedRecords:
-    """NDJSON messages of up to ``per_message`` records per (partition, kind, format)."""
-    placed = [zlib.crc32(key.encode()) % partitions for key in encoded.get_column("key")]
-    group = ["partition", "kind", "format"]
-    chunk = (pl.int_range(pl.len()) // per_message).over(group).alias("chunk")
-    messages = (
-        encoded.with_columns(pl.Series("partition", placed, dtype=pl.Int64))
-        .with_columns(chunk)
-        .group_by([*group, "chunk"], maintain_order=True)
-        .agg(pl.col("key").first(), pl.col("value").str.join("\n"), pl.len().alias("records"))
-    )
-    headers: list[HeaderList] = [
-        [("kind", kind.encode()), ("format", fmt.encode()), ("records", str(count).encode())]
-        for kind, fmt, count in messages.select("kind", "format", "records").iter_rows()
-    ]
-    return EncodedRecords(
-        keys=[key.encode() for key in messages.get_column("key")],
-        values=[value.encode() for value in messages.get_column("value")],
-        headers=headers,
-        partitions=messages.get_column("partition").to_list(),
-    )
 
 
 @dataclass(frozen=True, slots=True)
