@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import polars as pl
 
+from logwatch.correlate.finalize import LEG_CONNECTION_COLUMNS
 from logwatch.correlate.origin import failure_origin
 from logwatch.correlate.path import Hop, RequestPath, ZtunnelLeg
 
@@ -37,19 +38,10 @@ def build_paths(hops: pl.DataFrame, legs: pl.DataFrame) -> list[RequestPath]:
             "side",
             "join",
             pl.col("confidence").round(3),
-            "direction",
-            _time_text("close_us", _LEG_TIME),
-            "duration_ms",
-            "src_addr",
-            "src_workload",
-            "dst_addr",
-            "dst_hbone_addr",
-            "dst_workload",
-            "dst_namespace",
-            "error",
-            "error_class",
-            "file",
-            "lineno",
+            *(
+                _time_text(name, _LEG_TIME) if name == "close_us" else name
+                for name in LEG_CONNECTION_COLUMNS
+            ),
         )
         for hop_id, *fields in zip(*leg_columns.to_dict(as_series=False).values(), strict=True):
             legs_by_hop[hop_id].append(ZtunnelLeg(*fields))

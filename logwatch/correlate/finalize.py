@@ -44,7 +44,8 @@ PATH_HOP_COLUMNS = (
     "lineno",
 )
 
-_LEG_CONN_COLUMNS = (
+# a leg's ztunnel connection fields, in ``ZtunnelLeg`` order after side/join/confidence
+LEG_CONNECTION_COLUMNS = (
     "direction",
     "close_us",
     "duration_ms",
@@ -142,7 +143,7 @@ def join_hops(
             ),
         ]
     ).join(
-        conns.select(pl.col("id").alias("conn_id"), *_LEG_CONN_COLUMNS), on="conn_id", how="inner"
+        conns.select(pl.col("id").alias("conn_id"), *LEG_CONNECTION_COLUMNS), on="conn_id", how="inner"
     )
     ordered = order_hops(hops).with_columns(ip_of("upstream_target").alias("_upstream_ip"))
     ordered = directory.annotate(ordered, "downstream_remote_ip", "start_us", "client")
