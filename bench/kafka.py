@@ -262,7 +262,7 @@ def run_topology(bootstrap: str, lines: int, compression: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--compression", default="gzip", choices=["none", "gzip"])
+    parser.add_argument("--compression", default="zstd", choices=["none", "gzip", "lz4", "zstd"])
     parser.add_argument("--role", choices=["collector", "analyzer"])
     parser.add_argument("--bootstrap")
     args = parser.parse_args()

@@ -39,7 +39,7 @@ RECORD_KINDS = frozenset({"envoy", "ztunnel"})
 
 # Cheap byte markers: a JSON value without any of them is an access-log line, not an envelope,
 # so the hot path (Envoy JSON lines) never pays for a JSON parse here.
-_ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"resourceLogs"', b'"kind"')
+ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"resourceLogs"', b'"kind"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ def classify(value: bytes | None, headers: Headers = ()) -> Decoded:
         return Empty()
     if headers and is_record_headers(headers):
         return RecordJson(value)
-    if value[:1] != b"{" or not any(marker in value for marker in _ENVELOPE_MARKERS):
+    if value[:1] != b"{" or not any(marker in value for marker in ENVELOPE_MARKERS):
         return _raw(value)
     try:
         document = orjson.loads(value)
