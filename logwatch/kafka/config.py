@@ -28,6 +28,7 @@ from logwatch.notify.config import resolve_secret
 Compression = Literal["none", "gzip", "lz4", "zstd"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
+
 class KafkaTls(BaseModel):
     """TLS to the brokers. ``cafile`` verifies the brokers; ``certfile``/``keyfile`` give a
     client certificate (mutual TLS). With no cafile the system trust store is used."""

@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
+from operator import attrgetter
 from typing import Protocol
 
 import polars as pl
@@ -52,6 +53,7 @@ _ENVELOPE_KEY = re.compile(
     b'"(?:' + b"|".join(re.escape(marker.strip(b'"')) for marker in ENVELOPE_MARKERS) + b')"'
 )
 _BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
+_VALUE, _OFFSET, _HEADERS = attrgetter("value"), attrgetter("offset"), attrgetter("headers")
 
 
 class KafkaMessage(Protocol):
@@ -197,9 +199,11 @@ class PartitionDecoder:
         """``_feed`` for a batch ``_plain_lines`` vouched for, without splitting it again."""
         origin = self._origin(NO_META)
         start = origin.position
-        ends = accumulate((len(m.value or b"") + 1 for m in messages), initial=start)
+        # map/accumulate rather than a Python loop: a batch holds tens of thousands of messages
+        lengths = map((1).__add__, map(len, map(_VALUE, messages)))  # each line and its "\n"
+        ends = accumulate(lengths, initial=start)
         next(ends)
-        origin.fed.extend(zip((m.offset for m in messages), ends, strict=True))
+        origin.fed.extend(zip(map(_OFFSET, messages), ends, strict=True))
         origin.position = start + len(data)
         return _with_file(origin.decoder.feed(data), self.name)
 
@@ -236,9 +240,10 @@ def _plain_lines(messages: Sequence[KafkaMessage]) -> bytes | None:
     """The batch as parser input when every message is one non-blank UTF-8 log line with no
     envelope and no record headers (what ``classify`` would find one message at a time, for
     the usual raw-lines topic); ``None`` when any message may be something else."""
-    if not messages or any(m.value is None or m.headers for m in messages):
+    values = list(map(_VALUE, messages))
+    if not values or None in values or any(map(_HEADERS, messages)):
         return None
-    data = b"\n".join([m.value for m in messages if m.value is not None]) + b"\n"
+    data = b"\n".join(values) + b"\n"
     if data.count(b"\n") != len(messages) or _BLANK_LINE.search(b"\n" + data):
         return None
     if _ENVELOPE_KEY.search(data):

@@ -106,13 +106,20 @@ def encode_records(records: pl.DataFrame, partitions: int | None = None) -> Enco
         "format",
         "pod",
     )
-    keys = [key.encode() for key in encoded.get_column("key").to_list()]
-    values = [value.encode() for value in encoded.get_column("value").to_list()]
+    keys: list[bytes] = encoded.get_column("key").cast(pl.Binary).to_list()
+    values: list[bytes] = encoded.get_column("value").cast(pl.Binary).to_list()
+    # a batch comes from few pods: one header list per (kind, format, pod), shared by its rows
+    shared: dict[tuple[str, str, str | None], HeaderList] = {}
     headers: list[HeaderList] = []
-    for kind, fmt, pod in encoded.select("kind", "format", "pod").iter_rows():
-        row: HeaderList = [("kind", kind.encode()), ("format", fmt.encode())]
-        if pod is not None:
-            row.append(("pod", pod.encode()))
+    columns = (encoded.get_column(name).to_list() for name in ("kind", "format", "pod"))
+    for origin in zip(*columns, strict=True):
+        row = shared.get(origin)
+        if row is None:
+            kind, fmt, pod = origin
+            row = [("kind", kind.encode()), ("format", fmt.encode())]
+            if pod is not None:
+                row.append(("pod", pod.encode()))
+            shared[origin] = row
         headers.append(row)
     placed = [zlib.crc32(key) % partitions for key in keys] if partitions else None
     return EncodedRecords(keys, values, headers, placed)
