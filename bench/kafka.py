@@ -9,7 +9,9 @@ process (raw -> parse -> records topic) and an analyzer process (records -> rule
 start until the analyzer has taken every record. Printed: records/s end to end, the
 consumer lag of both stages sampled over time, and the ratio against the baseline measured
 in the same run: a bare aiokafka consumer reading the raw topic (no decoding, parsing or
-producing), i.e. the ceiling one Python consumer reaches on this machine.
+producing), i.e. the ceiling one Python consumer reaches on this machine. Before the
+topology run, the collector's two halves are timed alone in this process (parse, then
+publish the parsed records), which shows what one collector process can reach at best.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from logwatch.kafka.producer import KafkaRecordSink  # noqa: E402
 from logwatch.kafka.signals import SignalPublisher  # noqa: E402
 from logwatch.kafka.url import parse_kafka_url  # noqa: E402
 from logwatch.pipeline.pipeline import Pipeline  # noqa: E402
+from parsers import StreamDecoder  # noqa: E402
 from rules.builtin import builtin_pack  # noqa: E402
 from tests.kafka.broker import Broker  # noqa: E402
 
@@ -135,6 +138,36 @@ async def baseline(bootstrap: str, lines: int) -> float:
         return time.monotonic() - started
     finally:
         await consumer.stop()
+
+
+def collector_stages(bootstrap: str, lines: int, compression: str) -> None:
+    """The collector's two halves alone, in this process, on 20,000-line batches as it takes
+    them: parsing the raw lines, then publishing the parsed records (to a scratch topic)."""
+    batch = 20_000
+    chunks = [
+        b"".join(raw_line(i) + b"\n" for i in range(start, min(start + batch, lines)))
+        for start in range(0, lines, batch)
+    ]
+    decoder = StreamDecoder(None)
+    started = time.perf_counter()
+    parsed = [decoder.feed(chunk).records for chunk in chunks]
+    parse_s = time.perf_counter() - started
+    sink = KafkaRecordSink(
+        Endpoint(config(bootstrap, compression), parse_kafka_url(f"kafka://{bootstrap}/stages"))
+    )
+    try:
+        started = time.perf_counter()
+        for records in parsed:
+            sink.on_records(records)
+        sink.flush()
+        publish_s = time.perf_counter() - started
+    finally:
+        sink.close()
+    print(
+        f"collector stages alone: parse {lines / parse_s:,.0f} lines/s, "
+        f"publish {lines / publish_s:,.0f} records/s; both on one core: "
+        f"{lines / (parse_s + publish_s):,.0f} records/s"
+    )
 
 
 async def role(name: str, bootstrap: str, compression: str) -> None:
@@ -279,7 +312,7 @@ def main() -> None:
             asyncio.run(
                 ensure_topics(
                     Endpoint(settings, parse_kafka_url(f"kafka://{bootstrap}/raw")),
-                    ["raw", "records", "signals"],
+                    ["raw", "records", "signals", "stages"],
                 )
             )
             produced = produce_raw(bootstrap, args.lines)
@@ -292,6 +325,7 @@ def main() -> None:
             print(
                 f"baseline (bare aiokafka consumer, raw topic, first to last fetch): {bare_rate:,.0f} messages/s"
             )
+            collector_stages(bootstrap, args.lines, args.compression)
             rate = run_topology(bootstrap, args.lines, args.compression)
             print(f"ratio end to end / baseline: {rate / bare_rate:.2f}")
             print(f"target 100,000 records/s: {'met' if rate >= 100_000 else 'not met'}")
