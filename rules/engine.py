@@ -17,14 +17,15 @@ Guarantees and limits:
 - State is bounded: at most ``max_groups`` groups per rule (further records fold into one
   group whose labels are ``_other``; counted), buckets are dropped once no window can see
   them, and ``new_value`` remembers at most ``max_known`` values (oldest first out; counted).
-- ``snapshot()`` / ``restore()`` carry all of it across restarts; a rule whose definition
-  changed starts afresh.
+- ``snapshot()`` / ``restore()`` carry all of it across restarts, and ``reloaded(rules)``
+  across a rule reload; a rule whose definition changed starts afresh.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
@@ -35,7 +36,7 @@ import polars as pl
 from rules.compiled import SAMPLE_FIELDS, CompiledRule, compile_rule
 from rules.evaluate import Group, advance_group, count_window, resolve_now
 from rules.model import AbsenceRule, AnyRule, NewValueRule
-from rules.snapshot import dump_state, load_state
+from rules.snapshot import dump_state, load_state, rule_digest
 from rules.transition import AlertTransition
 
 __all__ = ["AlertTransition", "EngineStats", "RuleEngine"]
@@ -324,6 +325,24 @@ class RuleEngine:
         self._watermark = watermark
         self._origin = origin
         self._latest = latest
+
+    def reloaded(self, rules: Sequence[AnyRule]) -> tuple[RuleEngine, list[AlertTransition]]:
+        """An engine for ``rules`` that goes on from this one's state for every rule whose
+        definition is unchanged (as ``restore`` does), and the transitions that resolve, at
+        the watermark, what a removed or changed rule had firing: nothing would resolve
+        those alerts otherwise."""
+        fresh = RuleEngine(rules)
+        fresh.restore(self.snapshot())
+        kept = {(c.name, rule_digest(c)) for c in fresh._compiled}
+        resolved: list[AlertTransition] = []
+        for c in self._compiled:
+            if (c.name, rule_digest(c)) not in kept:
+                for group in self._state[c.name].groups.values():
+                    # on a copy: this engine stays as it was
+                    resolve_now(c, copy(group), self._watermark, resolved)
+        resolved.sort(key=lambda t: (t.at, t.rule))
+        fresh.stats.transitions += len(resolved)
+        return fresh, resolved
 
     def describe(self) -> dict[str, Any]:
         return {c.name: len(self._state[c.name].groups) for c in self._compiled}

@@ -133,6 +133,16 @@ class AlertStage:
         self._flush_until(watermark)
         self._clock.set(watermark)
 
+    def replace_rules(self, rules: list[AnyRule]) -> None:
+        """Evaluate ``rules`` from now on (a reload). Unchanged rules keep their state and
+        firing alerts; alerts of removed or changed rules are resolved and notified now.
+        Call it between batches, on the thread that runs the pipeline."""
+        self.engine, resolved = self.engine.reloaded(rules)
+        now = self._clock.now()
+        for transition in resolved:
+            self._ingest(transition, now)
+        self._emit(self.lifecycle.flush_due(now), now)
+
     def _flush_until(self, until: datetime) -> None:
         due = self.lifecycle.next_due()
         while due is not None and due <= until:

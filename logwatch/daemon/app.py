@@ -6,7 +6,8 @@ stays free for probes and signals) and commits every ``checkpoint_interval_s``. 
 set the stop event: reading stops, the queue is drained, the pipeline flushed and the final
 checkpoint written, all within ``shutdown_timeout_s``; past that the daemon exits with status 1
 without a checkpoint (the next start reads the tail again: at least once). SIGHUP reloads the
-configuration; an invalid one is logged and the running one kept.
+configuration (sources, log level) and the alert rules (between two batches: unchanged rules
+keep their state); an invalid configuration or rule is logged and the running one kept.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from logwatch.alerts.config import AlertsConfig
+from logwatch.alerts.rulefiles import configured_rules
 from logwatch.checkpoint import CheckpointStore
 from logwatch.clock import Clock, WallClock
 from logwatch.config import Config, ConfigError, parse_listen
@@ -37,6 +41,7 @@ from logwatch.sinks.file import FileSink
 from logwatch.sources.stdin import StdinSource
 from logwatch.sources.tail.tailer import Tailer
 from parsers.options import ParseOptions
+from rules.model import RuleError
 
 if TYPE_CHECKING:
     from logwatch.alerts.stage import AlertStage
@@ -118,10 +123,17 @@ async def run_daemon(
             stack.push_async_callback(health.close)
 
         current = config
+        rule_reloads: set[asyncio.Task[None]] = set()
+        stack.callback(lambda: [task.cancel() for task in rule_reloads])
 
         def on_reload() -> None:
             nonlocal current
-            current = _reload(current, reload, tailer)
+            fresh = _reload(current, reload, tailer)
+            if fresh is not current and stages.alerts is not None:
+                task = loop.create_task(_reload_rules(fresh.alerts, stages.alerts, consumer))
+                rule_reloads.add(task)
+                task.add_done_callback(rule_reloads.discard)
+            current = fresh
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
@@ -299,6 +311,18 @@ async def _start_health(
     return server
 
 
+async def _reload_rules(config: AlertsConfig, alerts: AlertStage, consumer: Consumer) -> None:
+    """Swap in the rules ``config`` names (files are read again) between two batches; an
+    invalid rule keeps the running ones."""
+    try:
+        rules = configured_rules(config)
+    except RuleError as exc:
+        log.error("rules reload failed; keeping the running rules", extra={"error": str(exc)})
+        return
+    await consumer.on_worker(partial(alerts.replace_rules, rules))
+    log.info("rules reloaded", extra={"rules": [rule.name for rule in rules]})
+
+
 def _reload(current: Config, reload: Reload | None, tailer: Tailer | None) -> Config:
     if reload is None:
         log.warning("SIGHUP ignored: no configuration source to reload from")
@@ -316,6 +340,15 @@ def _reload(current: Config, reload: Reload | None, tailer: Tailer | None) -> Co
         for key in ("state_dir", "sinks", "parse")
         if getattr(fresh, key) != getattr(current, key)
     ]
+    # rules are reloaded (_reload_rules); the rest of the alerts section is not
+    rule_fields = ("rule_files", "use_builtin_pack", "disabled_rules")
+    if (
+        fresh.alerts.model_copy(
+            update={name: getattr(current.alerts, name) for name in rule_fields}
+        )
+        != current.alerts
+    ):
+        needs_restart.append("alerts")
     if needs_restart:
         log.warning(
             "configuration reloaded; these sections apply after a restart",

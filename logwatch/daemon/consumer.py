@@ -40,7 +40,8 @@ class Consumer:
         self._progress_at = time.monotonic()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logwatch-pipeline")
 
-    async def _on_worker(self, work: Callable[[], T]) -> T:
+    async def on_worker(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the pipeline's thread, between batches (stages are not locked)."""
         return await asyncio.get_running_loop().run_in_executor(self._worker, work)
 
     def alive(self) -> Verdict:
@@ -77,18 +78,18 @@ class Consumer:
             else:
                 ended = self._take(item, batch)
             if batch:
-                await self._on_worker(partial(self._ingest.process, batch))
+                await self.on_worker(partial(self._ingest.process, batch))
                 last_tick = time.monotonic()
             elif time.monotonic() - last_tick >= tick_every:
                 # quiet input: the wall clock moves event time on, so alerts resolve and
                 # notification groups flush without new lines
-                await self._on_worker(self._ingest.pipeline.tick)
+                await self.on_worker(self._ingest.pipeline.tick)
                 last_tick = time.monotonic()
             self._progress_at = time.monotonic()
             if not ended and time.monotonic() - last_commit >= interval:
-                await self._on_worker(self._ingest.commit)
+                await self.on_worker(self._ingest.commit)
                 last_commit = time.monotonic()
-        return await self._on_worker(self._ingest.commit)
+        return await self.on_worker(self._ingest.commit)
 
     def _take(self, item: QueueItem, batch: list[FileChunk]) -> bool:
         """Add ``item`` and whatever else is queued, up to the batch limits; True at END."""

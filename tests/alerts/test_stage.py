@@ -180,3 +180,19 @@ def test_live_stage_submits_through_the_dispatcher(tmp_path: Path) -> None:
         assert entry.receiver == "console" and entry.notification().status == "firing"
     finally:
         outbox.close()
+
+
+def test_replaced_rules_resolve_the_alerts_of_a_removed_rule(tmp_path: Path) -> None:
+    s = stage(tmp_path, None)
+    s.on_records(batch(rl(0), rl(1, "r2")))
+    s.on_watermark(at(20))
+    assert [(n.status, len(n.alerts)) for n in s.unsent] == [("firing", 2)]
+    s.replace_rules([r for r in RULES if r.name != "RateLimited"])
+    s.on_watermark(at(200))  # the resolved notification waits for the group interval
+    assert [(n.status, len(n.alerts)) for n in s.unsent] == [("firing", 2), ("resolved", 2)]
+    assert {a.ends_at for a in s.unsent[1].alerts} == {at(20)}
+    assert [r.name for r in s.engine.rules] == ["ParseErrors"]
+    # the removed rule no longer counts anything
+    s.on_records(batch(rl(300)))
+    s.on_watermark(at(400))
+    assert len(s.unsent) == 2

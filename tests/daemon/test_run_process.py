@@ -116,6 +116,63 @@ def test_sighup_reloads_sources_and_keeps_running_config_on_error(
     assert daemon.wait(15) == 0
 
 
+RULE = """
+rules:
+  - name: {name}
+    kind: threshold
+    where: {{signals: rate_limited}}
+    window: 1m
+    threshold: 1
+"""
+
+
+def _engine_rules(state: Path) -> list[str]:
+    path = state / "alerts-state.json"
+    return sorted(orjson.loads(path.read_bytes())["engine"]["rules"]) if path.exists() else []
+
+
+def test_sighup_reloads_rules_between_batches_and_keeps_them_on_error(
+    tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    logs, state, rules = tmp_path / "logs", tmp_path / "state", tmp_path / "rules.yaml"
+    logs.mkdir()
+    rules.write_text(RULE.format(name="First"))
+    config = tmp_path / "logwatch.yaml"
+    config.write_text(
+        f"sources:\n  paths: ['{logs}/*.log']\n  poll_interval_s: 0.05\n"
+        f"alerts:\n  use_builtin_pack: false\n  rule_files: ['{rules}']\n"
+    )
+    daemon = DaemonProcess(
+        tmp_path,
+        "--config",
+        str(config),
+        "--state-dir",
+        str(state),
+        env={"LOGWATCH_DAEMON__CHECKPOINT_INTERVAL_S": "0.1"},
+    ).start()
+    daemons.append(daemon)
+    daemon.wait_log("daemon started")
+    _write(logs / "a.log", "first", 2)
+    wait_until(lambda: _engine_rules(state) == ["First"], what="the first rules in effect")
+
+    rules.write_text(RULE.format(name="Second") + RULE.format(name="Third").split("rules:")[1])
+    daemon.signal(signal.SIGHUP)
+    assert daemon.wait_log("rules reloaded")["rules"] == ["Second", "Third"]
+    _write(logs / "a.log", "second", 2)
+    wait_until(lambda: _engine_rules(state) == ["Second", "Third"], what="the reloaded rules")
+
+    rules.write_text(RULE.format(name="Broken").replace("threshold: 1", "threshold: -1"))
+    mark = len(daemon.logs())
+    daemon.signal(signal.SIGHUP)
+    failure = daemon.wait_log("rules reload failed; keeping the running rules", after=mark)
+    assert "Broken" in failure["error"]
+    _write(logs / "a.log", "third", 2)
+    wait_until(lambda: len(daemon.logs()) > mark + 1, what="the daemon going on")
+    assert _engine_rules(state) == ["Second", "Third"]
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(15) == 0
+
+
 def test_health_and_readiness_probes(tmp_path: Path, daemons: list[DaemonProcess]) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()

@@ -60,3 +60,34 @@ def test_changed_rule_starts_afresh() -> None:
 def test_corrupt_snapshot_is_rejected(data: bytes) -> None:
     with pytest.raises(ValueError):
         RuleEngine(load_rules(RULES)).restore(data)
+
+
+def test_reload_keeps_unchanged_rules_and_resolves_what_changed_or_went() -> None:
+    engine = RuleEngine(load_rules(RULES))
+    engine.observe(batch(rl(0), rl(1), rl(2), rl(3, "b")))
+    fired = engine.advance(at(10))
+    assert {(t.rule, t.status) for t in fired} == {("RL", "firing"), ("New", "firing")}
+    # RL changes (threshold), New goes, Burst comes
+    reloaded = RULES.replace("threshold: 3", "threshold: 4").split("  - name: New")[0] + (
+        "  - name: Burst\n    kind: threshold\n    where: {signals: rate_limited}\n"
+        "    window: 1m\n    threshold: 2\n"
+    )
+    fresh, resolved = engine.reloaded(load_rules(reloaded))
+    assert sorted((t.rule, t.status, t.labels["route_name"]) for t in resolved) == [
+        ("New", "resolved", "b"),
+        ("New", "resolved", "r1"),
+        ("RL", "resolved", "r1"),
+    ]
+    assert all(t.ends_at is not None and t.ends_at <= at(10) for t in resolved)
+    assert [r.name for r in fresh.rules] == ["RL", "Burst"]
+    assert fresh.firing() == [] and fresh.watermark == at(10)
+    # the new rules count from here on
+    fresh.observe(batch(rl(11), rl(12)))
+    assert {(t.rule, t.status) for t in fresh.advance(at(20))} == {("Burst", "firing")}
+
+    # an unchanged rule goes on: still firing, no second "firing" transition
+    same, resolved = engine.reloaded(load_rules(RULES))
+    assert resolved == []
+    assert sorted(rule for rule, *_ in same.firing()) == ["New", "New", "RL"]
+    same.observe(batch(rl(11)))
+    assert [t for t in same.advance(at(20)) if t.status == "firing"] == []
