@@ -275,6 +275,13 @@ async def _run_analyzer(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
         stack.callback(loop.remove_signal_handler, signum)
+    # Analyzers of one group must judge with the same rules: a change rolls out by a
+    # (rolling) restart, never by one analyzer reloading alone.
+    loop.add_signal_handler(
+        signal.SIGHUP,
+        lambda: log.warning("SIGHUP ignored: an analyzer applies configuration when restarted"),
+    )
+    stack.callback(loop.remove_signal_handler, signal.SIGHUP)
     started = asyncio.Event()
 
     def ready() -> Verdict:

@@ -86,8 +86,12 @@ def test_collector_and_analyzer_commands_move_every_record(broker: Broker, tmp_p
     try:
         deadline = time.monotonic() + 90
         seen = 0
+        hangup = False
         while time.monotonic() < deadline and analyzer.poll() is None:
             seen = len(out.read_bytes().splitlines()) if out.exists() else 0
+            if seen and not hangup:  # a reload request does not stop an analyzer
+                analyzer.send_signal(signal.SIGHUP)
+                hangup = True
             if seen >= expected:
                 break
             time.sleep(0.5)
@@ -96,6 +100,7 @@ def test_collector_and_analyzer_commands_move_every_record(broker: Broker, tmp_p
         analyzer.send_signal(signal.SIGTERM)
         _, stderr = analyzer.communicate(timeout=60)
     assert analyzer.returncode == 0, stderr[-3000:]
+    assert hangup and "SIGHUP ignored: an analyzer applies configuration when restarted" in stderr
     records = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert len(records) == expected  # SIGTERM drained without re-delivering
     kinds = {r["kind"] for r in records}
