@@ -185,20 +185,26 @@ class BatchParser:
         """``plan`` without the docker check: raises ``_DockerLines`` on finding such a line."""
         pieces: list[BatchPlan] = []
         position, lineno, pending = 0, first_lineno, pending_streams
+        # Most chunks have no odd line: the whole chunk is read on a helper thread while this
+        # one looks for one (and that read goes unused when there is).
+        whole = helper().submit(_read_lines, data)
+
+        def plan_clean(clean: bytes) -> BatchPlan | None:
+            lines = whole.result() if len(clean) == len(data) else _read_lines(clean)
+            return self._plan_clean(clean, lines, lineno, file, meta, pending)
+
         for _ in range(_MAX_ODD_LINES):
             rest = data[position:] if position else data
             odd = _first_odd_line(rest, check_utf8=False)
             clean = odd[0] if odd is not None else len(rest)
-            piece = self._plan_clean(rest[:clean], lineno, file, meta, pending) if clean else None
+            piece = plan_clean(rest[:clean]) if clean else None
             if clean and piece is None:
                 # polars refused the clean-looking part: invalid UTF-8 cuts it shorter.
                 odd = _first_odd_line(rest[:clean], check_utf8=True) or odd
                 if odd is None:
                     break
                 clean = odd[0]
-                piece = (
-                    self._plan_clean(rest[:clean], lineno, file, meta, pending) if clean else None
-                )
+                piece = plan_clean(rest[:clean]) if clean else None
                 if clean and piece is None:
                     piece = _all_slow(_no_docker(rest[:clean]), lineno)
             if piece is not None:
@@ -221,12 +227,13 @@ class BatchParser:
     def _plan_clean(
         self,
         data: bytes,
+        lines: pl.DataFrame | None,
         first_lineno: int,
         file: str | None,
         meta: PodMeta | None,
         pending_streams: set[str],
     ) -> BatchPlan | None:
-        lines = _read_lines(data)
+        """The plan of ``data`` (no odd line) given its ``lines`` (``None``: polars refused it)."""
         if lines is None:
             return None
         if lines.select(pl.col("line").str.starts_with('{"log":').any()).item():
@@ -263,10 +270,13 @@ class BatchParser:
         cri = (stamp == position).fill_null(False)
         other_envelope = ~cri & stamp.is_not_null()  # kubectl prefix, stderr, P fragment, ...
         slow = line.is_null() | (length > self._options.max_line_bytes) | other_envelope
+        offset = (length + 1).cum_sum() - (length + 1)
         frame = measured.select(
             pl.int_range(pl.len(), dtype=pl.Int64).alias("idx"),
-            ((length + 1).cum_sum() - (length + 1)).alias("offset"),
+            offset.alias("offset"),
             pl.when(cri).then(line.str.slice(position + 10)).otherwise(line).alias("content"),
+            # Where the content starts in ``data``: JSON is decoded from those bytes.
+            pl.when(cri).then(offset + position + 10).otherwise(offset).alias("start"),
             slow.alias("slow"),
             length,
             other_envelope.any().alias("other_envelope"),
@@ -311,6 +321,7 @@ class BatchParser:
             .then(line.str.slice(pl.col("prefix").str.len_chars()))
             .otherwise(line)
             .alias("content"),
+            (pl.col("offset") + pl.col("prefix").str.len_bytes().fill_null(0)).alias("start"),
             slow.fill_null(False).alias("slow"),
         )
 
@@ -332,7 +343,7 @@ class BatchParser:
             .then(pl.lit("text"))
             .otherwise(pl.lit("ztunnel"))  # candidates: ztunnel_text_columns sends the rest back
         )
-        frame = frame.select("idx", "offset", "content", kind.alias("kind"))
+        frame = frame.select("idx", "offset", "start", "content", kind.alias("kind"))
         context = ColumnContext(first_lineno, file, meta, self._options)
         by_kind = {
             key[0]: part
@@ -346,7 +357,7 @@ class BatchParser:
             for name, parse in (("text", envoy_text_columns), ("ztunnel", ztunnel_text_columns))
             if name in by_kind
         ]
-        results = [json_columns(by_kind["json"], context)] if "json" in by_kind else []
+        results = [json_columns(by_kind["json"], data, context)] if "json" in by_kind else []
         results += [future.result() for future in others]
         parts = [records for records, _ in results]
         slow_idx += [rejected for _, rejected in results]

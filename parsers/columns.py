@@ -18,6 +18,14 @@ NULL_KEY = "\x00"  # join key for null values (NUL never reaches the batch path)
 UTC_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z$"
 DIGITS = r"^[0-9]{1,18}$"  # what the per-line path accepts as an integer (fits Int64)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+# TIME_FORMAT for times of one width (by UTC_TIME: 0, 3, 6 or 9 fraction digits): the same
+# values for UTC_TIME times, parsed about three times faster than with ``%.f``.
+_FIXED_WIDTH_TIME_FORMATS = {
+    20: "%Y-%m-%dT%H:%M:%SZ",
+    24: "%Y-%m-%dT%H:%M:%S.%3fZ",
+    27: "%Y-%m-%dT%H:%M:%S.%6fZ",
+    30: "%Y-%m-%dT%H:%M:%S.%9fZ",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,19 @@ def helper() -> ThreadPoolExecutor:
     if _helper is None or _helper[0] != pid:
         _helper = (pid, ThreadPoolExecutor(max_workers=2, thread_name_prefix="parsers-columns"))
     return _helper[1]
+
+
+def utc_timestamps(times: pl.Series) -> pl.Expr:
+    """The instant of each of ``times`` (a column of that name), for times of the ``UTC_TIME``
+    form; other rows are for the caller to reject."""
+    lengths = times.str.len_bytes()
+    width = lengths.min()
+    time_format = TIME_FORMAT
+    if isinstance(width, int) and width == lengths.max():
+        time_format = _FIXED_WIDTH_TIME_FORMATS.get(width, TIME_FORMAT)
+    return pl.col(times.name).str.to_datetime(
+        time_format, time_unit="us", time_zone="UTC", strict=False
+    )
 
 
 def base_columns(part: pl.DataFrame, ctx: ColumnContext) -> dict[str, pl.Expr]:
@@ -80,14 +101,14 @@ def lookup(
     """Join per-distinct-key results (computed in Python) onto ``frame``; nulls as NULL_KEY."""
     rows = [dict(zip(keys, key, strict=True)) | values for key, values in table.items()]
     lookup = pl.DataFrame(rows, schema={**dict.fromkeys(keys, pl.String()), **schema})
-    keyed = frame.with_columns(
-        pl.col(k).fill_null(NULL_KEY).alias(f"__k{i}") for i, k in enumerate(keys)
-    )
+    # Only the keys take part in the join (the table has one row per key, so the result is
+    # aligned with ``frame``): joining the whole frame would copy every one of its columns.
+    keyed = frame.select(pl.col(k).fill_null(NULL_KEY).alias(f"__k{i}") for i, k in enumerate(keys))
     lookup = lookup.rename({k: f"__k{i}" for i, k in enumerate(keys)})
     joined = keyed.join(
         lookup, on=[f"__k{i}" for i in range(len(keys))], how="left", maintain_order="left"
     )
-    return joined.drop([f"__k{i}" for i in range(len(keys))])
+    return frame.hstack(joined.select(list(schema)).get_columns())
 
 
 def distinct(frame: pl.DataFrame, keys: list[str]) -> list[tuple[Any, ...]]:

@@ -13,7 +13,6 @@ import polars as pl
 
 from parsers.columns import (
     DIGITS,
-    TIME_FORMAT,
     UTC_TIME,
     ColumnContext,
     base_columns,
@@ -22,6 +21,7 @@ from parsers.columns import (
     finish,
     lookup,
     none_if_null_key,
+    utc_timestamps,
 )
 from parsers.content import ENVOY_COMPONENT_LOG_PATTERN, text_formats
 from parsers.details import reset_reason
@@ -85,9 +85,7 @@ def envoy_records(
             pl.when(pl.col(k) == "-").then(None).otherwise(pl.col(k)).alias(k)
             for k in (*ENVOY_STRING_KEYS, *ENVOY_INT_KEYS)
         ),
-        pl.col("time")
-        .str.to_datetime(TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
-        .alias("ts"),
+        utc_timestamps(frame["time"]).alias("ts"),
     )
     ok = pl.col("time").str.contains(UTC_TIME).fill_null(False) & pl.col("ts").is_not_null()
     for key in ENVOY_INT_KEYS:

@@ -7,7 +7,6 @@ import polars as pl
 
 from parsers.columns import (
     DIGITS,
-    TIME_FORMAT,
     UTC_TIME,
     ColumnContext,
     base_columns,
@@ -15,33 +14,12 @@ from parsers.columns import (
     finish,
     lookup,
     none_if_null_key,
+    utc_timestamps,
 )
 from parsers.flags import ztunnel_signals
 from parsers.ztunnel_errors import classify_error
+from parsers.ztunnel_fields import ZTUNNEL_KEYS, ztunnel_fields
 from parsers.ztunnel_record import LEVELS, ZTUNNEL_STRING_FIELDS
-
-# Canonical ztunnel field order (metrics.rs); any other order or key takes the per-line path.
-_ZTUNNEL_KEYS: tuple[str, ...] = (
-    "src.addr", "src.workload", "src.namespace", "src.identity", "src.cluster",
-    "dst.addr", "dst.hbone_addr", "dst.service", "dst.workload", "dst.namespace",
-    "dst.identity", "dst.cluster", "direction", "bytes_sent", "bytes_recv", "duration",
-)  # fmt: skip
-_VALUE = r'("[^"\\]*"|[^ "\\]*)'
-_ZTUNNEL_FIELDS = (
-    "^"
-    + "".join(
-        (
-            f"(?:{key.replace('.', '[.]')}={_VALUE})?"
-            if i == 0
-            else f"(?: {key.replace('.', '[.]')}={_VALUE})?"
-        )
-        for i, key in enumerate(_ZTUNNEL_KEYS)
-    )
-    + r'(?: error="([^"\\]*)")?[ \t]*$'
-)
-
-
-ZTUNNEL_FIELD_KEYS: tuple[str, ...] = (*_ZTUNNEL_KEYS, "error")
 
 
 def ztunnel_text_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.DataFrame, pl.Series]:
@@ -57,12 +35,9 @@ def ztunnel_text_columns(part: pl.DataFrame, ctx: ColumnContext) -> tuple[pl.Dat
             "field_4": "kv",
         }
     )
-    frame = frame.with_columns(pl.col("kv").str.extract_groups(_ZTUNNEL_FIELDS).alias("f")).unnest(
-        "f"
-    )
-    frame = frame.rename({str(i + 1): name for i, name in enumerate(ZTUNNEL_FIELD_KEYS)})
+    frame = ztunnel_fields(frame, "kv")
     frame = frame.with_columns(
-        pl.col(k).str.strip_prefix('"').str.strip_suffix('"').alias(k) for k in _ZTUNNEL_KEYS
+        pl.col(k).str.strip_prefix('"').str.strip_suffix('"').alias(k) for k in ZTUNNEL_KEYS
     )
     # The field regex matched (src.addr is always logged) and the target has no span.
     valid = (
@@ -80,9 +55,7 @@ def ztunnel_records(
     keys, unescaped) for rows where ``valid`` holds and every value is plainly valid; the
     ``idx`` of the other rows."""
     frame = frame.with_columns(
-        pl.col("time")
-        .str.to_datetime(TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
-        .alias("ts"),
+        utc_timestamps(frame["time"]).alias("ts"),
         pl.col("duration").str.strip_suffix("ms"),
     )
     ok = (
