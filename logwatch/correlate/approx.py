@@ -28,6 +28,19 @@ import polars as pl
 from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.keys import MS, US, interval_candidates
 
+# what pair_connections reads of a connection
+PAIR_COLUMNS = (
+    "id",
+    "file",
+    "src_ip",
+    "dst_ip",
+    "dst_key",
+    "src_identity",
+    "dst_identity",
+    "duration_ms",
+    "close_us",
+)
+
 _BUCKET_US = 2 * US
 _MIN_WEIGHT = 0.05
 
@@ -52,8 +65,9 @@ def pick_best(
         fit.clip(0.0, 1.0).alias("_fit"),
         *extra,
     ).with_columns(pl.col("_fit").clip(lower_bound=_MIN_WEIGHT).alias("_weight"))
+    # best fit first; all keys ascending, which polars sorts at about half the cost
     best = (
-        scored.sort(["left_id", "_fit", "right_id"], descending=[False, True, False])
+        scored.sort("left_id", -pl.col("_fit"), "right_id")
         .group_by("left_id", maintain_order=True)
         .agg(
             pl.col("right_id").first(),
@@ -148,15 +162,16 @@ def pair_connections(
     fit = 1.0 - 0.5 * close_gap / pl.max_horizontal(tolerance, 1) - 0.5 * dur_gap / (dur_tol + 1)
     best = pick_best(pairs, fit, config.min_confidence, carry=observed.alias("offset_us"))
     # An inbound record belongs to one outbound connection: keep its most confident claim.
-    return best.sort(["accepted", "confidence", "left_id"], descending=[True, True, False]).unique(
+    return best.sort(~pl.col("accepted"), -pl.col("confidence"), "left_id").unique(
         subset=["right_id"], keep="first", maintain_order=True
     )
 
 
 def downstream_legs(
-    hops: pl.DataFrame, outbound: pl.DataFrame, config: CorrelationConfig
+    hops: pl.DataFrame, conns: pl.DataFrame, config: CorrelationConfig
 ) -> pl.DataFrame:
-    """``left_id`` (hop) -> ``right_id`` (outbound connection into the hop's proxy)."""
+    """``left_id`` (hop) -> ``right_id`` (outbound connection of ``conns`` into the hop's
+    proxy)."""
     slack = _slack_us(config)
     left = hops.select(
         "id",
@@ -167,7 +182,9 @@ def downstream_legs(
         pl.col("start_us").alias("lo"),
         pl.col("start_us").alias("hi"),
     )
-    right = outbound.select(
+    right = _connection_side(
+        conns,
+        "outbound",
         "id",
         "src_ip",
         "dst_hbone_addr",
@@ -200,9 +217,10 @@ def downstream_legs(
 
 
 def inbound_legs(
-    hops: pl.DataFrame, inbound: pl.DataFrame, config: CorrelationConfig
+    hops: pl.DataFrame, conns: pl.DataFrame, config: CorrelationConfig
 ) -> pl.DataFrame:
-    """``left_id`` (hop) -> ``right_id`` (inbound connection at the hop's backend).
+    """``left_id`` (hop) -> ``right_id`` (inbound connection of ``conns`` at the hop's
+    backend).
 
     ``hops`` needs a ``proxy_workload`` column: the hop's pod when known (from the log path or
     the downstream leg), else null, in which case only a waypoint-named source qualifies.
@@ -216,7 +234,9 @@ def inbound_legs(
         pl.col("start_us").alias("lo"),
         pl.col("end_us").alias("hi"),
     )
-    right = inbound.select(
+    right = _connection_side(
+        conns,
+        "inbound",
         "id",
         "dst_key",
         "src_workload",
@@ -240,6 +260,12 @@ def inbound_legs(
     )
     pairs = pairs.filter(same_proxy.fill_null(False))
     return pick_best(pairs, _containment_fit(slack), config.min_confidence)
+
+
+def _connection_side(conns: pl.DataFrame, direction: str, *columns: str | pl.Expr) -> pl.DataFrame:
+    """``columns`` of the ``direction`` connections (lazy: the other columns are not
+    filtered)."""
+    return conns.lazy().filter(pl.col("direction") == direction).select(columns).collect()
 
 
 def _containment_fit(slack: int) -> pl.Expr:

@@ -38,6 +38,7 @@ from logwatch.correlate.frames import (
     HOP_SCHEMA,
     compact_strings,
     conns_from_records,
+    count_where,
     hops_from_records,
 )
 from logwatch.correlate.keys import MS, US
@@ -87,8 +88,9 @@ class Correlator:
         self._conn_chunks: list[pl.DataFrame] = []
         self._pending_hops = 0
         self._pending_conns = 0
-        # rows removed from the pending frames since their strings were last compacted
-        self._removed_rows = 0
+        # rows removed from each pending frame since its strings were last compacted
+        self._removed_hops = 0
+        self._removed_conns = 0
         self._horizon_us: int | None = None
         self._last_step_us: int | None = None
         self._outputs = Outputs(config, self.stats)
@@ -99,25 +101,23 @@ class Correlator:
         """Take one batch (``RECORD_SCHEMA``); joins happen when windows close."""
         if not self._config.enabled or records.height == 0:
             return
-        timed = records.filter(pl.col("ts").is_not_null())
-        if timed.height < records.height:
+        untimed = records["ts"].null_count()
+        if untimed:
             # Without an event time a record can join nothing and close no window.
-            self.stats.records_without_time += records.height - timed.height
-            log.warning(
-                "correlation skipped %d records without a time", records.height - timed.height
-            )
-            records = timed
+            self.stats.records_without_time += untimed
+            log.warning("correlation skipped %d records without a time", untimed)
+            records = records.filter(pl.col("ts").is_not_null())
         hops = hops_from_records(records, self._next_id)
         self._next_id += hops.height
         conns = conns_from_records(records, self._next_id)
         self._next_id += conns.height
-        self.stats.connections_opened_ignored += records.filter(
-            (pl.col("kind") == "ztunnel") & (pl.col("message") == "connection opened")
-        ).height
+        self.stats.connections_opened_ignored += count_where(
+            records, (pl.col("kind") == "ztunnel") & (pl.col("message") == "connection opened")
+        )
         if self._horizon_us is not None:
             closed = self._horizon_us - self._window_us
-            self.stats.late_records += hops.filter(pl.col("end_us") < closed).height
-            self.stats.late_records += conns.filter(pl.col("close_us") < closed).height
+            self.stats.late_records += count_where(hops, pl.col("end_us") < closed)
+            self.stats.late_records += count_where(conns, pl.col("close_us") < closed)
         if hops.height:
             self._hop_chunks.append(hops)
             self._pending_hops += hops.height
@@ -229,26 +229,25 @@ class Correlator:
         """Finalize closed paths, pair settled connections, expire old ones (None: all)."""
         self._consolidate()
         if horizon is None:
-            ready_keys = self._hops["path_key"].unique()
+            ready = pl.repeat(True, pl.len())
         else:
-            # A request id that keeps coming back (a client pinning x-request-id) must not
-            # hold its path, and every connection it could use, open forever.
-            ready_keys = (
-                self._hops.group_by("path_key")
-                .agg(pl.col("end_us").max(), pl.col("start_us").min())
-                .filter(
-                    (pl.col("end_us") + self._window_us < horizon)
-                    | (pl.col("start_us") + self._max_age_us < horizon)
-                )["path_key"]
-            )
+            # A path closes once none of its hops ended within the window; and a request id
+            # that keeps coming back (a client pinning x-request-id) must not hold its path,
+            # and every connection it could use, open forever. (Key sets of the few open or
+            # too old hops cost less than aggregating every path.)
+            key = pl.col("path_key")
+            still_open = key.filter(pl.col("end_us") + self._window_us >= horizon)
+            too_old = key.filter(pl.col("start_us") + self._max_age_us < horizon)
+            ready = ~key.is_in(still_open.implode()) | key.is_in(too_old.implode())
+        in_ready = self._hops.select(ready.alias("ready")).to_series()
         # Settled connections first: most connections the closing paths need are then
-        # paired already, and the forced pass in _finalize_keys has little left to do.
+        # paired already, and the forced pass in _finalize has little left to do.
         settled = (
             pl.lit(True) if horizon is None else pl.col("close_us") + self._settle_us < horizon
         )
         self._pair(settled, final=True)
-        if ready_keys.len():
-            self._finalize_keys(ready_keys)
+        if in_ready.any():
+            self._finalize(in_ready)
         if horizon is None:
             expired = pl.lit(True)
         else:
@@ -265,17 +264,17 @@ class Correlator:
                 self.stats.unmatched[f"ztunnel_{direction}"] += count
             self._conns = self._conns.filter(~expired)
             self._pending_conns = self._conns.height
-            self._removed_rows += gone.height
+            self._removed_conns += gone.height
         if horizon is not None:
             self._directory.expire(horizon)
         self._compact_if_sparse()
 
-    def _finalize_keys(self, keys: pl.Series) -> None:
-        in_ready = pl.col("path_key").is_in(keys.implode())
+    def _finalize(self, in_ready: pl.Series) -> None:
+        """Finalize the pending hops where ``in_ready`` (every hop of the paths closing)."""
         ready = self._hops.filter(in_ready)
         self._hops = self._hops.filter(~in_ready)
         self._pending_hops = self._hops.height
-        self._removed_rows += ready.height
+        self._removed_hops += ready.height
         # Only connections alive around the closing hops can join them; cutting the rest
         # first keeps a step's cost with the work it does, not with the retained state.
         first_start, last_end = ready.select(pl.col("start_us").min(), pl.col("end_us").max()).row(
@@ -292,10 +291,11 @@ class Correlator:
         self._conns = self._conns.with_columns(
             (pl.col("joined") | pl.col("id").is_in(joined_ids)).alias("joined")
         )
-        l4_candidates = ready.filter(
+        l4_candidates = count_where(
+            ready,
             pl.col("upstream_local_address").is_not_null()
-            & ~pl.col("upstream_local_address").str.starts_with("envoy://")
-        ).height
+            & ~pl.col("upstream_local_address").str.starts_with("envoy://"),
+        )
         self.stats.unmatched["l4"] += l4_candidates - l4.height
         count_step(self.stats, joined, l4)
         self._outputs.keep(joined)
@@ -315,7 +315,7 @@ class Correlator:
             excess = self._conns.height - half
             self._conns = self._conns.sort("close_us").slice(excess)
             self._pending_conns = self._conns.height
-            self._removed_rows += excess
+            self._removed_conns += excess
             self.stats.evictions["connections"] += excess
         if self._hops.height > half:
             excess = self._hops.height - half
@@ -327,18 +327,20 @@ class Correlator:
             )
             oldest = by_age.filter(pl.col("cum") - pl.col("n") < excess)["path_key"]
             self.stats.evictions["paths"] += oldest.len()
-            self._finalize_keys(oldest)
+            self._finalize(self._hops["path_key"].is_in(oldest.implode()))
         self._compact_if_sparse()
 
     def _compact_if_sparse(self) -> None:
-        """Copy the pending frames' strings once as many rows left them as remain: rows that
+        """Copy a pending frame's strings once as many rows left it as remain: rows that
         stay pin the buffers of the batches they came in (see ``compact_strings``), so this
-        bounds memory to about twice the live state at a copy cost linear in the input."""
-        if self._removed_rows <= self._hops.height + self._conns.height:
-            return
-        self._hops = compact_strings(self._hops)
-        self._conns = compact_strings(self._conns)
-        self._removed_rows = 0
+        bounds memory to about twice the live state at a copy cost linear in the input.
+        Each frame is counted apart: hops leave in bulk, connections a few at a time."""
+        if self._removed_hops > self._hops.height:
+            self._hops = compact_strings(self._hops)
+            self._removed_hops = 0
+        if self._removed_conns > self._conns.height:
+            self._conns = compact_strings(self._conns)
+            self._removed_conns = 0
 
     def _update_gauges(self) -> None:
         self.stats.pending_hops = self._pending_hops

@@ -13,6 +13,7 @@ import polars as pl
 from logwatch.correlate.approx import downstream_legs, inbound_legs
 from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.enrich import WorkloadDirectory
+from logwatch.correlate.frames import compact_strings
 from logwatch.correlate.keys import ip_of
 from logwatch.correlate.l7 import order_hops
 
@@ -44,6 +45,20 @@ PATH_HOP_COLUMNS = (
     "lineno",
 )
 
+# what join_hops reads of the hops (the others are only carried to the output)
+_NARROW_COLUMNS = (
+    "id",
+    "path_key",
+    "role",
+    "pod",
+    "start_us",
+    "end_us",
+    "duration_ms",
+    "upstream_service_time_ms",
+    "upstream_target",
+    "downstream_remote_ip",
+)
+
 # a leg's ztunnel connection fields, in ``ZtunnelLeg`` order after side/join/confidence
 LEG_CONNECTION_COLUMNS = (
     "direction",
@@ -65,7 +80,7 @@ LEG_CONNECTION_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class JoinedHops:
     """Result of one step. ``hops``: enriched, each path's hops contiguous and in hop order;
-    ``legs``: one row per joined leg."""
+    ``legs``: one row per joined leg, its strings copied out of the retained connections."""
 
     hops: pl.DataFrame
     legs: pl.DataFrame
@@ -84,13 +99,14 @@ def join_hops(
 
     ``conns`` must already hold the outbound/inbound pairing of every connection in ``l4``.
     """
-    outbound = conns.filter(pl.col("direction") == "outbound")
-    inbound = conns.filter(pl.col("direction") == "inbound")
-    down_all = downstream_legs(ready, outbound, config)
+    down_all = downstream_legs(ready, conns, config)
     down = down_all.filter("accepted")
+    # The joins and the path order need a few columns: they work on those, and the rest of
+    # each hop is gathered once, in path order, at the end.
+    narrow = ready.select(pl.int_range(pl.len()).alias("_row"), *_NARROW_COLUMNS)
     # The proxy's own pod: from the log path, else the workload the downstream leg went to.
     hops = (
-        ready.join(
+        narrow.join(
             down.select(pl.col("left_id").alias("id"), pl.col("right_id").alias("_down")),
             on="id",
             how="left",
@@ -104,17 +120,18 @@ def join_hops(
         .with_columns(_role_from_workload(config.waypoint_workload_pattern))
         .drop("_down", "_down_wl")
     )
-    inbound_candidates = hops.filter(
-        ~pl.col("id").is_in(l4["hop_id"].implode()) & pl.col("upstream_target").is_not_null()
-    )
-    inb_all = inbound_legs(inbound_candidates, inbound, config)
+    # narrowed first: filtering every column of the hops would cost more than the join
+    inbound_candidates = hops.select(
+        "id", "upstream_target", "proxy_workload", "start_us", "end_us"
+    ).filter(~pl.col("id").is_in(l4["hop_id"].implode()) & pl.col("upstream_target").is_not_null())
+    inb_all = inbound_legs(inbound_candidates, conns, config)
     inb = inb_all.filter("accepted")
     pairs = l4.join(
         conns.select(pl.col("id").alias("conn_id"), "peer_id", "peer_confidence"),
         on="conn_id",
         how="inner",
     ).filter(pl.col("peer_id").is_not_null())
-    legs = pl.concat(
+    links = pl.concat(
         [
             _legs(l4["hop_id"], "upstream", "l4_exact", pl.lit(1.0), l4["conn_id"], l4),
             _legs(
@@ -142,14 +159,21 @@ def join_hops(
                 inb,
             ),
         ]
-    ).join(
-        conns.select(pl.col("id").alias("conn_id"), *LEG_CONNECTION_COLUMNS), on="conn_id", how="inner"
     )
+    # A connection carries many hops' legs: copying the few connections joined here, not
+    # every leg row, keeps the legs from pinning the retained state (see compact_strings).
+    leg_conns = compact_strings(
+        conns.select(pl.col("id").alias("conn_id"), *LEG_CONNECTION_COLUMNS).join(
+            links.select("conn_id"), on="conn_id", how="semi"
+        )
+    )
+    legs = links.join(leg_conns, on="conn_id", how="inner")
     ordered = order_hops(hops).with_columns(ip_of("upstream_target").alias("_upstream_ip"))
     ordered = directory.annotate(ordered, "downstream_remote_ip", "start_us", "client")
     ordered = directory.annotate(ordered, "_upstream_ip", "start_us", "upstream")
+    payload = ready.select(c for c in PATH_HOP_COLUMNS if c not in ordered.columns)
     return JoinedHops(
-        hops=ordered.select(PATH_HOP_COLUMNS),
+        hops=ordered.hstack(payload[ordered["_row"]]).select(PATH_HOP_COLUMNS),
         legs=legs,
         downstream_rejected=down_all.height - down.height,
         inbound_rejected=inb_all.height - inb.height,

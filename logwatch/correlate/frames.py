@@ -25,7 +25,6 @@ HOP_SCHEMA: dict[str, pl.DataType] = {
     "signals": pl.List(pl.String()),
     "method": pl.String(),
     "path": pl.String(),
-    "authority": pl.String(),
     "response_code": pl.Int64(),
     "response_flags": pl.List(pl.String()),
     "response_code_details": pl.String(),
@@ -37,7 +36,6 @@ HOP_SCHEMA: dict[str, pl.DataType] = {
     "upstream_target": pl.String(),
     "upstream_local_address": pl.String(),
     "downstream_local_address": pl.String(),
-    "downstream_remote_address": pl.String(),
     "downstream_remote_ip": pl.String(),
     "downstream_local_ip": pl.String(),
     "start_us": pl.Int64(),
@@ -87,46 +85,58 @@ def compact_strings(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.String) + pl.lit(""))
 
 
+def count_where(frame: pl.DataFrame, predicate: pl.Expr) -> int:
+    """Rows of ``frame`` where ``predicate`` holds, counted without copying them out."""
+    return int(frame.select(predicate.sum()).item())
+
+
 def hops_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
     """Envoy rows of ``records`` as a hop frame with ids ``first_id, first_id + 1, ...``.
 
     ``path_key`` is the x-request-id, or ``"<file>:<lineno>"`` for a record without one (such
     a request cannot be followed across Envoy hops, but still gets a path of its own).
     """
-    envoy = records.filter(pl.col("kind") == "envoy")
+    # lazy, so that only the columns used are filtered, not the whole record batch
+    envoy = records.lazy().filter(pl.col("kind") == "envoy")
     start = epoch_us("ts")
     duration = pl.col("duration_ms").fill_null(0).clip(lower_bound=0)
-    fallback_key = pl.format("{}:{}", pl.col("file").fill_null("-"), pl.col("lineno").fill_null(0))
-    return envoy.select(
-        pl.int_range(first_id, first_id + envoy.height, dtype=pl.Int64).alias("id"),
-        pl.coalesce(pl.col("request_id"), fallback_key).alias("path_key"),
-        "request_id",
-        "file",
-        "lineno",
-        "pod",
-        "namespace",
-        "role",
-        "signals",
-        "method",
-        "path",
-        "authority",
-        "response_code",
-        "response_flags",
-        "response_code_details",
-        "duration_ms",
-        "upstream_service_time_ms",
-        "route_name",
-        "upstream_cluster",
-        "upstream_host",
-        upstream_target().alias("upstream_target"),
-        "upstream_local_address",
-        "downstream_local_address",
-        "downstream_remote_address",
-        ip_of("downstream_remote_address").alias("downstream_remote_ip"),
-        ip_of("downstream_local_address").alias("downstream_local_ip"),
-        start.alias("start_us"),
-        (start + duration * MS).alias("end_us"),
-    ).cast(HOP_SCHEMA)  # type: ignore[arg-type]
+    path_key = pl.col("request_id")
+    if count_where(records, (pl.col("kind") == "envoy") & pl.col("request_id").is_null()):
+        # formatted only when needed: nearly every Envoy record has an id
+        fallback = pl.format("{}:{}", pl.col("file").fill_null("-"), pl.col("lineno").fill_null(0))
+        path_key = pl.coalesce(path_key, fallback)
+    return (
+        envoy.select(
+            (pl.int_range(pl.len(), dtype=pl.Int64) + first_id).alias("id"),
+            path_key.alias("path_key"),
+            "request_id",
+            "file",
+            "lineno",
+            "pod",
+            "namespace",
+            "role",
+            "signals",
+            "method",
+            "path",
+            "response_code",
+            "response_flags",
+            "response_code_details",
+            "duration_ms",
+            "upstream_service_time_ms",
+            "route_name",
+            "upstream_cluster",
+            "upstream_host",
+            upstream_target().alias("upstream_target"),
+            "upstream_local_address",
+            "downstream_local_address",
+            ip_of("downstream_remote_address").alias("downstream_remote_ip"),
+            ip_of("downstream_local_address").alias("downstream_local_ip"),
+            start.alias("start_us"),
+            (start + duration * MS).alias("end_us"),
+        )
+        .cast(HOP_SCHEMA)  # type: ignore[arg-type]
+        .collect()
+    )
 
 
 def conns_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
@@ -134,36 +144,40 @@ def conns_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
 
     ztunnel stamps its line when the connection ends; ``open_us`` is that minus ``duration``.
     """
-    finished = records.filter(
+    finished = records.lazy().filter(
         (pl.col("kind") == "ztunnel") & (pl.col("message") != "connection opened")
     )
     close = epoch_us("ts")
-    return finished.select(
-        pl.int_range(first_id, first_id + finished.height, dtype=pl.Int64).alias("id"),
-        "file",
-        "lineno",
-        "message",
-        "direction",
-        "src_addr",
-        ip_of("src_addr").alias("src_ip"),
-        "src_workload",
-        "src_namespace",
-        "src_identity",
-        "dst_addr",
-        ip_of("dst_addr").alias("dst_ip"),
-        pl.coalesce(pl.col("dst_hbone_addr"), pl.col("dst_addr")).alias("dst_key"),
-        "dst_hbone_addr",
-        "dst_service",
-        "dst_workload",
-        "dst_namespace",
-        "dst_identity",
-        "duration_ms",
-        "error",
-        "error_class",
-        (close - pl.col("duration_ms").fill_null(0).clip(lower_bound=0) * MS).alias("open_us"),
-        close.alias("close_us"),
-        pl.lit(None, dtype=pl.Int64).alias("peer_id"),
-        pl.lit(None, dtype=pl.Float64).alias("peer_confidence"),
-        pl.lit(False).alias("pair_done"),
-        pl.lit(False).alias("joined"),
-    ).cast(CONN_SCHEMA)  # type: ignore[arg-type]
+    return (
+        finished.select(
+            (pl.int_range(pl.len(), dtype=pl.Int64) + first_id).alias("id"),
+            "file",
+            "lineno",
+            "message",
+            "direction",
+            "src_addr",
+            ip_of("src_addr").alias("src_ip"),
+            "src_workload",
+            "src_namespace",
+            "src_identity",
+            "dst_addr",
+            ip_of("dst_addr").alias("dst_ip"),
+            pl.coalesce(pl.col("dst_hbone_addr"), pl.col("dst_addr")).alias("dst_key"),
+            "dst_hbone_addr",
+            "dst_service",
+            "dst_workload",
+            "dst_namespace",
+            "dst_identity",
+            "duration_ms",
+            "error",
+            "error_class",
+            (close - pl.col("duration_ms").fill_null(0).clip(lower_bound=0) * MS).alias("open_us"),
+            close.alias("close_us"),
+            pl.lit(None, dtype=pl.Int64).alias("peer_id"),
+            pl.lit(None, dtype=pl.Float64).alias("peer_confidence"),
+            pl.lit(False).alias("pair_done"),
+            pl.lit(False).alias("joined"),
+        )
+        .cast(CONN_SCHEMA)  # type: ignore[arg-type]
+        .collect()
+    )

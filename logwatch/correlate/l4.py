@@ -29,22 +29,33 @@ L4_JOIN_SCHEMA: dict[str, pl.DataType] = {
 def exact_l4_joins(hops: pl.DataFrame, conns: pl.DataFrame, tolerance_ms: int) -> pl.DataFrame:
     """One row per joined hop: ``hop_id``, ``conn_id``, ``candidates`` (> 1 when ambiguous)."""
     tol = tolerance_ms * MS
-    left = hops.filter(pl.col("upstream_local_address").is_not_null()).select(
-        "id",
-        "upstream_local_address",
-        "upstream_host",
-        "start_us",
-        (pl.col("start_us") - tol).alias("lo"),
-        (pl.col("end_us") + tol).alias("hi"),
+    # lazy: only the selected columns are filtered, not every column of the hops
+    left = (
+        hops.lazy()
+        .filter(pl.col("upstream_local_address").is_not_null())
+        .select(
+            "id",
+            "upstream_local_address",
+            "upstream_host",
+            "start_us",
+            (pl.col("start_us") - tol).alias("lo"),
+            (pl.col("end_us") + tol).alias("hi"),
+        )
+        .collect()
     )
-    right = conns.filter(pl.col("direction") == "outbound").select(
-        "id",
-        "src_addr",
-        "dst_key",
-        "open_us",
-        "close_us",
-        (pl.col("open_us") - tol).alias("lo"),
-        (pl.col("close_us") + tol).alias("hi"),
+    right = (
+        conns.lazy()
+        .filter(pl.col("direction") == "outbound")
+        .select(
+            "id",
+            "src_addr",
+            "dst_key",
+            "open_us",
+            "close_us",
+            (pl.col("open_us") - tol).alias("lo"),
+            (pl.col("close_us") + tol).alias("hi"),
+        )
+        .collect()
     )
     pairs = interval_candidates(
         left,

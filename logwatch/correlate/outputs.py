@@ -6,12 +6,19 @@ hand out frames. Each buffer is bounded (``max_undrained_hops``); a reader that 
 ``CorrelationStats.undrained_hops_dropped``, never any join or count. A separate bounded
 window of recent steps (``recent_hops``) serves ``recent_path`` for alert samples. A reader
 that will never drain (the daemon) calls ``keep_recent_only``: then only that window is held.
+
+A step's hops are cut from the pending state and share its string buffers (see
+``compact_strings``). They are copied only if still held here when the next step comes (most
+are drained or have left the recent window by then), so at most the newest step holds on to
+buffers the pending state has let go of. Frames handed out by the drain methods before that
+copy still share them: a reader that keeps such frames long copies what it keeps.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import replace
+from typing import TypeVar
 
 import polars as pl
 
@@ -21,6 +28,8 @@ from logwatch.correlate.finalize import JoinedHops
 from logwatch.correlate.frames import compact_strings
 from logwatch.correlate.path import RequestPath
 from logwatch.correlate.stats import CorrelationStats
+
+T = TypeVar("T")
 
 HOP_METRIC_COLUMNS = (
     "role",
@@ -65,6 +74,9 @@ class Outputs:
         self._hop_metric_rows = 0
         self._pairs: list[pl.DataFrame] = []
         self._buffering = True
+        # the newest step (and its metrics frame) while its strings are not copied yet
+        self._fresh: JoinedHops | None = None
+        self._fresh_metrics: pl.DataFrame | None = None
 
     def keep_recent_only(self) -> None:
         """Stop buffering for the drain methods (they return nothing new from now on); only
@@ -76,10 +88,7 @@ class Outputs:
         self._hop_metric_rows = 0
 
     def keep(self, joined: JoinedHops) -> None:
-        # finalized rows are cut from the pending frames: copied, they pin none of them
-        joined = replace(
-            joined, hops=compact_strings(joined.hops), legs=compact_strings(joined.legs)
-        )
+        previous, previous_metrics = self._fresh, self._fresh_metrics
         if self._buffering:
             self._buffer(joined)
         self._recent.append(joined)
@@ -88,10 +97,22 @@ class Outputs:
             self._config.recent_hops
         ):
             self._recent_hops -= self._recent.popleft().hops.height
+        self._fresh = joined
+        # The previous step's strings are copied only now, if it is still held: then it
+        # pins nothing of the pending state (legs come copied already, see ``JoinedHops``).
+        if previous is not None and (
+            _held(self._recent, previous) or _held(self._undrained, previous)
+        ):
+            settled = replace(previous, hops=compact_strings(previous.hops))
+            _swap(self._recent, previous, settled)
+            _swap(self._undrained, previous, settled)
+        if previous_metrics is not None and _held(self._hop_metrics, previous_metrics):
+            _swap(self._hop_metrics, previous_metrics, compact_strings(previous_metrics))
 
     def _buffer(self, joined: JoinedHops) -> None:
         limit = self._config.max_undrained_hops
         metrics = joined.hops.select(HOP_METRIC_COLUMNS).rename({"proxy_workload": "pod"})
+        self._fresh_metrics = metrics
         self._hop_metrics.append(metrics)
         self._hop_metric_rows += metrics.height
         while self._hop_metric_rows > limit and self._hop_metrics:
@@ -150,3 +171,15 @@ class Outputs:
         total = sum(int(s.hops.estimated_size() + s.legs.estimated_size()) for s in steps.values())
         total += sum(int(f.estimated_size()) for f in self._hop_metrics)
         return total + sum(int(f.estimated_size()) for f in self._pairs)
+
+
+def _held(items: deque[T], item: T) -> bool:
+    return any(held is item for held in items)
+
+
+def _swap(items: deque[T], old: T, new: T) -> None:
+    """Replace ``old`` (the very object) by ``new`` in ``items``, if there."""
+    for index, held in enumerate(items):
+        if held is old:
+            items[index] = new
+            return

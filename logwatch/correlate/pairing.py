@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from logwatch.correlate.approx import pair_connections
+from logwatch.correlate.approx import PAIR_COLUMNS, pair_connections
 from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.outputs import Outputs
 from logwatch.correlate.skew import ClockOffsets
@@ -33,10 +33,21 @@ def pair_step(
     those left unpaired are not tried again. Otherwise (a path needs them early) unpaired
     rows stay eligible for the settled pass.
     """
-    outbound = conns.filter((pl.col("direction") == "outbound") & ~pl.col("pair_done") & which)
+    # lazy: only the columns pairing reads are filtered, not every column of the connections
+    outbound = (
+        conns.lazy()
+        .filter((pl.col("direction") == "outbound") & ~pl.col("pair_done") & which)
+        .select(PAIR_COLUMNS)
+        .collect()
+    )
     if outbound.height == 0:
         return conns
-    inbound = conns.filter((pl.col("direction") == "inbound") & pl.col("peer_id").is_null())
+    inbound = (
+        conns.lazy()
+        .filter((pl.col("direction") == "inbound") & pl.col("peer_id").is_null())
+        .select(PAIR_COLUMNS)
+        .collect()
+    )
     pairs = pair_connections(outbound, inbound, config, offsets.frame())
     accepted = pairs.filter("accepted")
     learned = len(offsets.frame())
