@@ -1,9 +1,9 @@
-"""Counting one finalization step into :class:`CorrelationStats` (vectorized, plus origins).
-
-Failure origins need path objects; only paths with a signal are built, a small share.
-"""
+"""Counting one finalization step into :class:`CorrelationStats`, column-wise; failure
+origins too, but for the few whose origin a ztunnel leg decides (built as path objects)."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import polars as pl
 
@@ -11,7 +11,10 @@ from logwatch.correlate.assemble import build_paths
 from logwatch.correlate.finalize import JoinedHops
 from logwatch.correlate.frames import count_where
 from logwatch.correlate.l7 import path_counts
+from logwatch.correlate.origin import NOT_A_FAILURE
 from logwatch.correlate.stats import CorrelationStats, OriginKey
+
+_BENIGN = list(NOT_A_FAILURE)
 
 
 def count_step(stats: CorrelationStats, joined: JoinedHops, l4: pl.DataFrame) -> None:
@@ -39,15 +42,60 @@ def count_step(stats: CorrelationStats, joined: JoinedHops, l4: pl.DataFrame) ->
         (pl.col("role") == "waypoint") & ~pl.col("id").is_in(downstream_ids["hop_id"].implode()),
     )
     # An origin is one of the hops with a signal, found by their order alone, and reads only
-    # the legs that carry an error (see ``origin``): only those are built into objects here.
+    # the legs that carry an error (see ``origin``).
     failing_hops = hops.filter(pl.col("signals").list.len() > 0)
-    if failing_hops.height == 0:
-        return
-    legs = joined.legs.filter(
-        pl.col("error").is_not_null() & pl.col("hop_id").is_in(failing_hops["id"].implode())
+    if failing_hops.height:
+        legs = joined.legs.filter(
+            pl.col("error").is_not_null() & pl.col("hop_id").is_in(failing_hops["id"].implode())
+        )
+        stats.failures_by_origin.update(origin_counts(failing_hops, legs))
+
+
+def origin_counts(failing_hops: pl.DataFrame, error_legs: pl.DataFrame) -> Counter[OriginKey]:
+    """Failure origins of the paths of ``failing_hops`` (the hops with a signal), as
+    ``origin.failure_origin`` finds them, counted by role, pod and signal.
+
+    Column-wise where the origin is the deepest failing hop itself; a path whose origin hop
+    has an upstream leg with an error (the failure then belongs to the next hop) is built
+    into a path object and judged by ``failure_origin``: a small share of the failures.
+    """
+    serious = pl.col("signals").list.eval(pl.element().filter(~pl.element().is_in(_BENIGN)))
+    upstream_error = error_legs.filter(pl.col("side") == "upstream")["hop_id"].implode()
+    # per path, the deepest hop with a serious signal, else the deepest with any signal
+    deepest = (
+        failing_hops.select(
+            "path_key",
+            "hop_index",
+            "id",
+            "role",
+            "proxy_workload",
+            pl.when(serious.list.len() > 0)
+            .then(serious.list.first())
+            .otherwise(pl.col("signals").list.first())
+            .alias("signal"),
+            (serious.list.len() > 0).alias("serious"),
+        )
+        .sort("path_key", "serious", "hop_index")
+        .group_by("path_key", maintain_order=True)
+        .last()
+        .with_columns(pl.col("id").is_in(upstream_error).alias("via_leg"))
     )
-    for path in build_paths(failing_hops, legs):
-        origin = path.origin
-        if origin is not None:
-            key = OriginKey(origin.role or "unknown", origin.pod or "unknown", origin.signal)
-            stats.failures_by_origin[key] += 1
+    unknown = [
+        pl.when(pl.col(c).is_null() | (pl.col(c) == ""))
+        .then(pl.lit("unknown"))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in ("role", "proxy_workload")
+    ]
+    counted = deepest.filter(~pl.col("via_leg")).group_by(*unknown, "signal").len().iter_rows()
+    counts = Counter({OriginKey(role, pod, signal): n for role, pod, signal, n in counted})
+    judged = deepest.filter(pl.col("via_leg"))["path_key"].implode()
+    if judged.list.len().item():
+        paths = build_paths(failing_hops.filter(pl.col("path_key").is_in(judged)), error_legs)
+        for path in paths:
+            origin = path.origin
+            if origin is not None:
+                counts[
+                    OriginKey(origin.role or "unknown", origin.pod or "unknown", origin.signal)
+                ] += 1
+    return counts

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import polars as pl
+
+from logwatch.correlate.counting import origin_counts
 from logwatch.correlate.origin import failure_origin
 from logwatch.correlate.path import Hop, ZtunnelLeg
+from logwatch.correlate.stats import OriginKey
 
 EDGE = Hop(
     role="ingress",
@@ -124,3 +128,27 @@ def test_client_disconnect_counts_only_when_nothing_else_failed() -> None:
     assert origin is not None and origin.signal == "rate_limited"
     only_dc = failure_origin((EDGE, waypoint))
     assert only_dc is not None and only_dc.signal == "downstream_disconnect"
+
+
+def test_origin_counts_take_the_deepest_serious_signal_like_failure_origin() -> None:
+    # (path, hop index, role, pod, signals)
+    rows = [
+        ("a", 0, "ingress", "gw", ["rate_limited"]),
+        ("a", 1, "waypoint", "wp", ["downstream_disconnect"]),  # benign: not the origin
+        ("b", 0, "ingress", "gw", ["downstream_disconnect"]),
+        ("b", 1, None, "", ["downstream_disconnect"]),  # nothing serious: the deepest hop
+        ("c", 0, "ingress", "gw", ["circuit_breaker", "rate_limited"]),
+        ("c", 1, "waypoint", "wp", ["circuit_breaker"]),
+    ]
+    hops = pl.DataFrame(
+        [
+            {"path_key": k, "hop_index": i, "id": n, "role": r, "proxy_workload": p, "signals": s}
+            for n, (k, i, r, p, s) in enumerate(rows)
+        ]
+    )
+    legs = pl.DataFrame(schema={"hop_id": pl.Int64, "side": pl.String})
+    assert origin_counts(hops, legs) == {
+        OriginKey("ingress", "gw", "rate_limited"): 1,
+        OriginKey("unknown", "unknown", "downstream_disconnect"): 1,
+        OriginKey("waypoint", "wp", "circuit_breaker"): 1,
+    }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from itertools import pairwise
 
 import pytest
 
 from logwatch.correlate.config import CorrelationConfig
+from logwatch.correlate.stats import OriginKey
 from tests.correlate.evaluate import Outcome, correlate, parse_scenario, score
 from tests.correlate.scenario import Scenario, generate
 
@@ -97,6 +99,17 @@ def test_summary_matches_paths(outcome: Outcome) -> None:
     legs = sum(1 for p in outcome.paths for h in p.hops for leg in h.legs if leg.join == "l4_exact")
     assert summary["l4_joined"] == legs
     assert summary["evictions"] == {}
+
+
+def test_failure_counts_by_origin_match_the_origins_of_the_paths(outcome: Outcome) -> None:
+    # counted column-wise, but for origins a ztunnel leg decides: both kinds are here
+    expected = Counter(
+        OriginKey(o.role or "unknown", o.pod or "unknown", o.signal)
+        for p in outcome.paths
+        if (o := p.origin) is not None
+    )
+    assert {key.role for key in expected} >= {"ingress", "waypoint", "ztunnel"}
+    assert outcome.correlator.stats.failures_by_origin == expected
 
 
 def test_batch_size_does_not_change_exact_joins(scenario: Scenario) -> None:
