@@ -1,6 +1,8 @@
 """One partition's messages -> a parsed batch for the pipeline, and the offset safe to commit.
 
-Each message value is classified (:mod:`logwatch.kafka.envelopes`). Logwatch records are
+Each message value is classified (:mod:`logwatch.kafka.envelopes`); a batch that is only
+plain log lines (a raw topic's usual batch) is fed to the parsers in one piece instead, which
+gives the same records without a look at each message. Logwatch records are
 read in one vectorised pass (:mod:`logwatch.kafka.serde`); log lines go through the parsers'
 ``StreamDecoder``, one decoder per partition and Kubernetes origin, so CRI partial lines
 are reassembled per container stream and the pod/namespace/container an envelope carries
