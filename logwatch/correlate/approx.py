@@ -26,7 +26,7 @@ from __future__ import annotations
 import polars as pl
 
 from logwatch.correlate.config import CorrelationConfig
-from logwatch.correlate.keys import MS, US, interval_candidates
+from logwatch.correlate.keys import MS, US, interval_candidates, ip_of
 
 # what pair_connections reads of a connection
 PAIR_COLUMNS = (
@@ -177,7 +177,6 @@ def downstream_legs(
         "id",
         "downstream_remote_ip",
         "downstream_local_address",
-        "downstream_local_ip",
         "start_us",
         pl.col("start_us").alias("lo"),
         pl.col("start_us").alias("hi"),
@@ -194,24 +193,22 @@ def downstream_legs(
         (pl.col("open_us") - slack).alias("lo"),
         (pl.col("close_us") + slack).alias("hi"),
     )
-    interval = {"left_interval": ("lo", "hi"), "right_interval": ("lo", "hi")}
-    via_vip = interval_candidates(
+    # One interval join on the source pod, then either destination test on its candidates
+    # (the pod's outbound connections around the request): cheaper than a join per
+    # destination key and a union of both without duplicates.
+    pairs = interval_candidates(
         left,
         right,
-        on=[("downstream_remote_ip", "src_ip"), ("downstream_local_address", "dst_hbone_addr")],
+        on=[("downstream_remote_ip", "src_ip")],
+        left_interval=("lo", "hi"),
+        right_interval=("lo", "hi"),
         bucket_us=_BUCKET_US,
-        **interval,
     )
-    via_pod_ip = interval_candidates(
-        left,
-        right,
-        on=[("downstream_remote_ip", "src_ip"), ("downstream_local_ip", "dst_ip")],
-        bucket_us=_BUCKET_US,
-        **interval,
-    )
-    columns = ["id", "id_r", "start_us", "open_us", "close_us"]
-    pairs = pl.concat([via_vip.select(columns), via_pod_ip.select(columns)]).unique(
-        subset=["id", "id_r"], keep="first", maintain_order=True
+    via_vip = pl.col("downstream_local_address") == pl.col("dst_hbone_addr")
+    # the local IP is cut from the address here, on the candidates: nothing else reads it
+    via_pod_ip = ip_of("downstream_local_address") == pl.col("dst_ip")
+    pairs = pairs.filter(via_vip.fill_null(False) | via_pod_ip.fill_null(False)).select(
+        "id", "id_r", "start_us", "open_us", "close_us"
     )
     return pick_best(pairs, _containment_fit(slack), config.min_confidence)
 

@@ -28,22 +28,23 @@ from typing import Any
 
 import polars as pl
 
+from logwatch.correlate.approx import downstream_legs
 from logwatch.correlate.assemble import build_paths
 from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.counting import count_step
 from logwatch.correlate.enrich import WorkloadDirectory
-from logwatch.correlate.finalize import join_hops
+from logwatch.correlate.finalize import JoinedHops, join_hops
 from logwatch.correlate.frames import (
     CONN_SCHEMA,
     HOP_SCHEMA,
     compact_strings,
-    conns_from_records,
     count_where,
-    hops_from_records,
+    split_records,
 )
 from logwatch.correlate.keys import MS, US
 from logwatch.correlate.l4 import exact_l4_joins
 from logwatch.correlate.outputs import Outputs
+from logwatch.correlate.overlap import both
 from logwatch.correlate.pairing import pair_step
 from logwatch.correlate.path import RequestPath
 from logwatch.correlate.skew import ClockOffsets
@@ -54,6 +55,11 @@ log = logging.getLogger(__name__)
 # Finalization scans all pending state, so it runs at most once per this much event time
 # (a third of the join window, at least 1 s): paths close a little later, never wrongly.
 _MIN_STEP_US = 1 * US
+# Pending strings are copied once this many times as many rows left a frame as remain: a
+# step finalizes about a batch of hops and keeps the last window, so at 1 (copy at half
+# dead) nearly every step copied the whole pending state; at 3 a copy comes every few steps
+# and buffers stay within about four times the live rows.
+_SPARSE_RATIO = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +113,12 @@ class Correlator:
             self.stats.records_without_time += untimed
             log.warning("correlation skipped %d records without a time", untimed)
             records = records.filter(pl.col("ts").is_not_null())
-        hops = hops_from_records(records, self._next_id)
-        self._next_id += hops.height
-        conns = conns_from_records(records, self._next_id)
-        self._next_id += conns.height
-        self.stats.connections_opened_ignored += count_where(
-            records, (pl.col("kind") == "ztunnel") & (pl.col("message") == "connection opened")
-        )
+        intake = split_records(records, self._next_id)
+        # The connections, and the directory learning from them, cost about what the hops
+        # cost alone: the hops are collected meanwhile.
+        conns, hops = both(lambda: self._learn(intake.conns.collect()), intake.hops.collect)
+        self._next_id += hops.height + conns.height
+        self.stats.connections_opened_ignored += intake.connections_opened
         if self._horizon_us is not None:
             closed = self._horizon_us - self._window_us
             self.stats.late_records += count_where(hops, pl.col("end_us") < closed)
@@ -122,7 +127,6 @@ class Correlator:
             self._hop_chunks.append(hops)
             self._pending_hops += hops.height
         if conns.height:
-            self._directory.learn(conns)
             self._conn_chunks.append(conns)
             self._pending_conns += conns.height
             self.stats.connections += conns.height
@@ -212,7 +216,9 @@ class Correlator:
         pending = self._hops.filter(pl.col("path_key") == request_id)
         if pending.height == 0:
             return None
-        joined = join_hops(pending, _no_l4(), self._conns.clear(), self._directory, self._config)
+        no_conns = self._conns.clear()
+        downstream = downstream_legs(pending, no_conns, self._config)
+        joined = join_hops(pending, _no_l4(), downstream, no_conns, self._directory, self._config)
         return build_paths(joined.hops, joined.legs)[0]
 
     # -- state -------------------------------------------------------------------------
@@ -224,6 +230,11 @@ class Correlator:
         if self._conn_chunks:
             self._conns = pl.concat([self._conns, *self._conn_chunks])
             self._conn_chunks.clear()
+
+    def _learn(self, conns: pl.DataFrame) -> pl.DataFrame:
+        """``conns``, once the directory learned the workloads they name."""
+        self._directory.learn(conns)
+        return conns
 
     def _advance(self, horizon: int | None) -> None:
         """Finalize closed paths, pair settled connections, expire old ones (None: all)."""
@@ -245,9 +256,10 @@ class Correlator:
         settled = (
             pl.lit(True) if horizon is None else pl.col("close_us") + self._settle_us < horizon
         )
-        self._pair(settled, final=True)
         if in_ready.any():
-            self._finalize(in_ready)
+            self._finalize(in_ready, settled)
+        else:
+            self._pair(settled, final=True)
         if horizon is None:
             expired = pl.lit(True)
         else:
@@ -269,8 +281,9 @@ class Correlator:
             self._directory.expire(horizon)
         self._compact_if_sparse()
 
-    def _finalize(self, in_ready: pl.Series) -> None:
-        """Finalize the pending hops where ``in_ready`` (every hop of the paths closing)."""
+    def _finalize(self, in_ready: pl.Series, settled: pl.Expr | None = None) -> None:
+        """Finalize the pending hops where ``in_ready`` (every hop of the paths closing),
+        first pairing the ``settled`` outbound connections (if given) with final=True."""
         ready = self._hops.filter(in_ready)
         self._hops = self._hops.filter(~in_ready)
         self._pending_hops = self._hops.height
@@ -283,13 +296,18 @@ class Correlator:
         near = (pl.col("close_us") >= first_start - self._settle_us) & (
             pl.col("open_us") <= last_end + self._settle_us
         )
-        outbound = self._conns.filter(near & (pl.col("direction") == "outbound"))
-        l4 = exact_l4_joins(ready, outbound, self._config.l4_time_tolerance_ms)
+        near_conns = self._conns.filter(near)
+        # The exact and downstream joins of the hops read no pairing column (nor the pending
+        # state): they run while the settled connections are paired and, the closing hops
+        # having left, the pending strings are copied if due. The pairing they call for
+        # comes after.
+        _, (l4, downstream) = both(
+            lambda: self._settle(settled),
+            lambda: self._hop_joins(ready, near_conns),
+        )
         self._pair(pl.col("id").is_in(l4["conn_id"].implode()), final=False)
-        joined = join_hops(ready, l4, self._conns.filter(near), self._directory, self._config)
-        joined_ids = joined.legs["conn_id"].unique().implode()
-        self._conns = self._conns.with_columns(
-            (pl.col("joined") | pl.col("id").is_in(joined_ids)).alias("joined")
+        joined = join_hops(
+            ready, l4, downstream, self._conns.filter(near), self._directory, self._config
         )
         l4_candidates = count_where(
             ready,
@@ -297,8 +315,36 @@ class Correlator:
             & ~pl.col("upstream_local_address").str.starts_with("envoy://"),
         )
         self.stats.unmatched["l4"] += l4_candidates - l4.height
-        count_step(self.stats, joined, l4)
+        # Counting reads nothing but the step's results: it runs, into counts of its own
+        # added after, while the connections and the outputs take them in.
+        counted = CorrelationStats()
+        both(lambda: self._keep(joined), lambda: count_step(counted, joined, l4))
+        self.stats.add(counted)
+
+    def _keep(self, joined: JoinedHops) -> None:
+        """Mark the connections ``joined`` used, and buffer its output."""
+        joined_ids = joined.legs["conn_id"].unique().implode()
+        self._conns = self._conns.with_columns(
+            (pl.col("joined") | pl.col("id").is_in(joined_ids)).alias("joined")
+        )
         self._outputs.keep(joined)
+
+    def _settle(self, settled: pl.Expr | None) -> None:
+        """The settled pass (when given), then the copy of pending strings if due."""
+        if settled is not None:
+            self._pair(settled, final=True)
+        self._compact_if_sparse()
+
+    def _hop_joins(
+        self, ready: pl.DataFrame, near_conns: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Exact L4 joins and downstream legs of ``ready`` to ``near_conns``: reads nothing
+        the step changes meanwhile (see ``overlap.both``)."""
+        outbound = near_conns.filter(pl.col("direction") == "outbound")
+        return (
+            exact_l4_joins(ready, outbound, self._config.l4_time_tolerance_ms),
+            downstream_legs(ready, near_conns, self._config),
+        )
 
     def _pair(self, which: pl.Expr, *, final: bool) -> None:
         """Pair outbound connections selected by ``which`` with their inbound side."""
@@ -331,14 +377,15 @@ class Correlator:
         self._compact_if_sparse()
 
     def _compact_if_sparse(self) -> None:
-        """Copy a pending frame's strings once as many rows left it as remain: rows that
-        stay pin the buffers of the batches they came in (see ``compact_strings``), so this
-        bounds memory to about twice the live state at a copy cost linear in the input.
-        Each frame is counted apart: hops leave in bulk, connections a few at a time."""
-        if self._removed_hops > self._hops.height:
+        """Copy a pending frame's strings once ``_SPARSE_RATIO`` times as many rows left it
+        as remain: rows that stay pin the buffers of the batches they came in (see
+        ``compact_strings``), so this bounds memory to a small multiple of the live state
+        at a copy cost linear in the input. Each frame is counted apart: hops leave in bulk,
+        connections a few at a time."""
+        if self._removed_hops > _SPARSE_RATIO * self._hops.height:
             self._hops = compact_strings(self._hops)
             self._removed_hops = 0
-        if self._removed_conns > self._conns.height:
+        if self._removed_conns > _SPARSE_RATIO * self._conns.height:
             self._conns = compact_strings(self._conns)
             self._removed_conns = 0
 

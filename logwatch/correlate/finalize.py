@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from logwatch.correlate.approx import downstream_legs, inbound_legs
+from logwatch.correlate.approx import inbound_legs
 from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.enrich import WorkloadDirectory
 from logwatch.correlate.frames import compact_strings
 from logwatch.correlate.keys import ip_of
 from logwatch.correlate.l7 import order_hops
+from logwatch.correlate.overlap import both
 
 # Columns of finalized hops, as kept for paths and alert samples.
 PATH_HOP_COLUMNS = (
@@ -91,15 +92,16 @@ class JoinedHops:
 def join_hops(
     ready: pl.DataFrame,
     l4: pl.DataFrame,
+    down_all: pl.DataFrame,
     conns: pl.DataFrame,
     directory: WorkloadDirectory,
     config: CorrelationConfig,
 ) -> JoinedHops:
-    """Attach ztunnel legs to ``ready`` hops given their exact L4 joins ``l4``.
+    """Attach ztunnel legs to ``ready`` hops given their exact L4 joins ``l4`` and their
+    ``downstream_legs`` ``down_all`` (the caller's, so that it can compute them alongside).
 
     ``conns`` must already hold the outbound/inbound pairing of every connection in ``l4``.
     """
-    down_all = downstream_legs(ready, conns, config)
     down = down_all.filter("accepted")
     # The joins and the path order need a few columns: they work on those, and the rest of
     # each hop is gathered once, in path order, at the end.
@@ -124,6 +126,28 @@ def join_hops(
     inbound_candidates = hops.select(
         "id", "upstream_target", "proxy_workload", "start_us", "end_us"
     ).filter(~pl.col("id").is_in(l4["hop_id"].implode()) & pl.col("upstream_target").is_not_null())
+    # The legs and the path order share nothing but their inputs: computed at once.
+    ordered, (legs, inbound_rejected) = both(
+        lambda: _in_path_order(hops, ready, directory),
+        lambda: _legs_of(l4, down, inbound_candidates, conns, config),
+    )
+    return JoinedHops(
+        hops=ordered,
+        legs=legs,
+        downstream_rejected=down_all.height - down.height,
+        inbound_rejected=inbound_rejected,
+    )
+
+
+def _legs_of(
+    l4: pl.DataFrame,
+    down: pl.DataFrame,
+    inbound_candidates: pl.DataFrame,
+    conns: pl.DataFrame,
+    config: CorrelationConfig,
+) -> tuple[pl.DataFrame, int]:
+    """Every leg of the step (exact, paired, accepted downstream and inbound ones), and how
+    many inbound candidates fell under ``min_confidence``."""
     inb_all = inbound_legs(inbound_candidates, conns, config)
     inb = inb_all.filter("accepted")
     pairs = l4.join(
@@ -160,24 +184,27 @@ def join_hops(
             ),
         ]
     )
-    # A connection carries many hops' legs: copying the few connections joined here, not
-    # every leg row, keeps the legs from pinning the retained state (see compact_strings).
+    # A connection carries many hops' legs: copying the connections, not every leg row,
+    # keeps the legs from pinning the retained state (see compact_strings). All of those
+    # around the closing hops: nearly all of them join one, and picking those out first
+    # cost more than copying the few others.
     leg_conns = compact_strings(
-        conns.select(pl.col("id").alias("conn_id"), *LEG_CONNECTION_COLUMNS).join(
-            links.select("conn_id"), on="conn_id", how="semi"
-        )
+        conns.select(pl.col("id").alias("conn_id"), *LEG_CONNECTION_COLUMNS)
     )
     legs = links.join(leg_conns, on="conn_id", how="inner")
+    return legs, inb_all.height - inb.height
+
+
+def _in_path_order(
+    hops: pl.DataFrame, ready: pl.DataFrame, directory: WorkloadDirectory
+) -> pl.DataFrame:
+    """The finalized hops (``PATH_HOP_COLUMNS``): the narrow ``hops`` in path order with
+    workloads named, and the rest of each hop gathered from ``ready`` in that order."""
     ordered = order_hops(hops).with_columns(ip_of("upstream_target").alias("_upstream_ip"))
     ordered = directory.annotate(ordered, "downstream_remote_ip", "start_us", "client")
     ordered = directory.annotate(ordered, "_upstream_ip", "start_us", "upstream")
     payload = ready.select(c for c in PATH_HOP_COLUMNS if c not in ordered.columns)
-    return JoinedHops(
-        hops=ordered.hstack(payload[ordered["_row"]]).select(PATH_HOP_COLUMNS),
-        legs=legs,
-        downstream_rejected=down_all.height - down.height,
-        inbound_rejected=inb_all.height - inb.height,
-    )
+    return ordered.hstack(payload[ordered["_row"]]).select(PATH_HOP_COLUMNS)
 
 
 def _role_from_workload(waypoint_pattern: str) -> pl.Expr:

@@ -4,10 +4,12 @@ A record batch (``parsers.record.RECORD_SCHEMA``) splits into a hop frame (one r
 record, a request seen by one proxy) and a connection frame (one row per finished ztunnel
 connection). Times become Int64 microseconds so joins are integer comparisons. ``connection
 opened`` lines (debug level, no duration, followed by a ``connection complete``) are dropped
-here and counted by the caller.
+here and counted for the caller.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -37,7 +39,6 @@ HOP_SCHEMA: dict[str, pl.DataType] = {
     "upstream_local_address": pl.String(),
     "downstream_local_address": pl.String(),
     "downstream_remote_ip": pl.String(),
-    "downstream_local_ip": pl.String(),
     "start_us": pl.Int64(),
     "end_us": pl.Int64(),
 }
@@ -90,7 +91,35 @@ def count_where(frame: pl.DataFrame, predicate: pl.Expr) -> int:
     return int(frame.select(predicate.sum()).item())
 
 
-def hops_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """One record batch split for the correlator: the queries of its hops (ids from the
+    first id given) and of its finished connections (ids after the hops'), and how many
+    ``connection opened`` lines were dropped. Collecting is the caller's: the two queries
+    share nothing, so they can be collected at once."""
+
+    hops: pl.LazyFrame
+    conns: pl.LazyFrame
+    connections_opened: int
+
+
+def split_records(records: pl.DataFrame, first_id: int) -> Intake:
+    """The queries of ``records``, after one pass counting what they must know beforehand."""
+    envoy = pl.col("kind") == "envoy"
+    opened = (pl.col("kind") == "ztunnel") & (pl.col("message") == "connection opened")
+    hop_count, without_id, opened_count = records.select(
+        envoy.sum().alias("hops"),
+        (envoy & pl.col("request_id").is_null()).sum().alias("without_id"),
+        opened.sum().alias("opened"),
+    ).row(0)
+    return Intake(
+        _hops_query(records, first_id, fallback_keys=without_id > 0),
+        _conns_query(records, first_id + hop_count),
+        int(opened_count),
+    )
+
+
+def _hops_query(records: pl.DataFrame, first_id: int, *, fallback_keys: bool) -> pl.LazyFrame:
     """Envoy rows of ``records`` as a hop frame with ids ``first_id, first_id + 1, ...``.
 
     ``path_key`` is the x-request-id, or ``"<file>:<lineno>"`` for a record without one (such
@@ -101,45 +130,40 @@ def hops_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
     start = epoch_us("ts")
     duration = pl.col("duration_ms").fill_null(0).clip(lower_bound=0)
     path_key = pl.col("request_id")
-    if count_where(records, (pl.col("kind") == "envoy") & pl.col("request_id").is_null()):
+    if fallback_keys:
         # formatted only when needed: nearly every Envoy record has an id
         fallback = pl.format("{}:{}", pl.col("file").fill_null("-"), pl.col("lineno").fill_null(0))
         path_key = pl.coalesce(path_key, fallback)
-    return (
-        envoy.select(
-            (pl.int_range(pl.len(), dtype=pl.Int64) + first_id).alias("id"),
-            path_key.alias("path_key"),
-            "request_id",
-            "file",
-            "lineno",
-            "pod",
-            "namespace",
-            "role",
-            "signals",
-            "method",
-            "path",
-            "response_code",
-            "response_flags",
-            "response_code_details",
-            "duration_ms",
-            "upstream_service_time_ms",
-            "route_name",
-            "upstream_cluster",
-            "upstream_host",
-            upstream_target().alias("upstream_target"),
-            "upstream_local_address",
-            "downstream_local_address",
-            ip_of("downstream_remote_address").alias("downstream_remote_ip"),
-            ip_of("downstream_local_address").alias("downstream_local_ip"),
-            start.alias("start_us"),
-            (start + duration * MS).alias("end_us"),
-        )
-        .cast(HOP_SCHEMA)  # type: ignore[arg-type]
-        .collect()
-    )
+    return envoy.select(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + first_id).alias("id"),
+        path_key.alias("path_key"),
+        "request_id",
+        "file",
+        "lineno",
+        "pod",
+        "namespace",
+        "role",
+        "signals",
+        "method",
+        "path",
+        "response_code",
+        "response_flags",
+        "response_code_details",
+        "duration_ms",
+        "upstream_service_time_ms",
+        "route_name",
+        "upstream_cluster",
+        "upstream_host",
+        upstream_target().alias("upstream_target"),
+        "upstream_local_address",
+        "downstream_local_address",
+        ip_of("downstream_remote_address").alias("downstream_remote_ip"),
+        start.alias("start_us"),
+        (start + duration * MS).alias("end_us"),
+    ).cast(HOP_SCHEMA)  # type: ignore[arg-type]
 
 
-def conns_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
+def _conns_query(records: pl.DataFrame, first_id: int) -> pl.LazyFrame:
     """Finished ztunnel connections (``complete`` or ``failed``) of ``records``.
 
     ztunnel stamps its line when the connection ends; ``open_us`` is that minus ``duration``.
@@ -148,36 +172,32 @@ def conns_from_records(records: pl.DataFrame, first_id: int) -> pl.DataFrame:
         (pl.col("kind") == "ztunnel") & (pl.col("message") != "connection opened")
     )
     close = epoch_us("ts")
-    return (
-        finished.select(
-            (pl.int_range(pl.len(), dtype=pl.Int64) + first_id).alias("id"),
-            "file",
-            "lineno",
-            "message",
-            "direction",
-            "src_addr",
-            ip_of("src_addr").alias("src_ip"),
-            "src_workload",
-            "src_namespace",
-            "src_identity",
-            "dst_addr",
-            ip_of("dst_addr").alias("dst_ip"),
-            pl.coalesce(pl.col("dst_hbone_addr"), pl.col("dst_addr")).alias("dst_key"),
-            "dst_hbone_addr",
-            "dst_service",
-            "dst_workload",
-            "dst_namespace",
-            "dst_identity",
-            "duration_ms",
-            "error",
-            "error_class",
-            (close - pl.col("duration_ms").fill_null(0).clip(lower_bound=0) * MS).alias("open_us"),
-            close.alias("close_us"),
-            pl.lit(None, dtype=pl.Int64).alias("peer_id"),
-            pl.lit(None, dtype=pl.Float64).alias("peer_confidence"),
-            pl.lit(False).alias("pair_done"),
-            pl.lit(False).alias("joined"),
-        )
-        .cast(CONN_SCHEMA)  # type: ignore[arg-type]
-        .collect()
-    )
+    return finished.select(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + first_id).alias("id"),
+        "file",
+        "lineno",
+        "message",
+        "direction",
+        "src_addr",
+        ip_of("src_addr").alias("src_ip"),
+        "src_workload",
+        "src_namespace",
+        "src_identity",
+        "dst_addr",
+        ip_of("dst_addr").alias("dst_ip"),
+        pl.coalesce(pl.col("dst_hbone_addr"), pl.col("dst_addr")).alias("dst_key"),
+        "dst_hbone_addr",
+        "dst_service",
+        "dst_workload",
+        "dst_namespace",
+        "dst_identity",
+        "duration_ms",
+        "error",
+        "error_class",
+        (close - pl.col("duration_ms").fill_null(0).clip(lower_bound=0) * MS).alias("open_us"),
+        close.alias("close_us"),
+        pl.lit(None, dtype=pl.Int64).alias("peer_id"),
+        pl.lit(None, dtype=pl.Float64).alias("peer_confidence"),
+        pl.lit(False).alias("pair_done"),
+        pl.lit(False).alias("joined"),
+    ).cast(CONN_SCHEMA)  # type: ignore[arg-type]

@@ -26,12 +26,7 @@ def ip_of(column: str) -> pl.Expr:
 
 def upstream_target(column: str = "upstream_host") -> pl.Expr:
     """The real ``IP:port`` behind an Envoy upstream host, unwrapping ``connect_originate``."""
-    col = pl.col(column)
-    return (
-        pl.when(col.str.starts_with(CONNECT_ORIGINATE))
-        .then(col.str.slice(len(CONNECT_ORIGINATE)))
-        .otherwise(col)
-    )
+    return pl.col(column).str.strip_prefix(CONNECT_ORIGINATE)
 
 
 def epoch_us(column: str = "ts") -> pl.Expr:

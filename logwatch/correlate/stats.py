@@ -17,7 +17,7 @@ Per-hop durations come from ``Correlator.drain_hop_metrics()`` as a frame.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -56,6 +56,15 @@ class CorrelationStats:
     pending_hops: int = 0
     pending_connections: int = 0
     workloads_known: int = 0
+
+    def add(self, step: CorrelationStats) -> None:
+        """Add the counts of ``step`` (one step counted apart; its gauges are zero)."""
+        for name in (f.name for f in fields(self)):
+            mine, theirs = getattr(self, name), getattr(step, name)
+            if isinstance(mine, Counter):
+                mine.update(theirs)
+            else:
+                setattr(self, name, mine + theirs)
 
     def summary(self) -> dict[str, Any]:
         """The replay report's ``hops`` section (JSON-ready)."""
