@@ -13,8 +13,9 @@ the stage talks to it through thread-safe futures. This keeps the stage usable f
 driver (daemon, replay, the Kafka analyzer) without blocking their loop on network I/O
 except inside ``flush``.
 
-Failure modes: a broker outage does not lose records. Sends that fail are kept and sent
-again (with backoff) on the next flush; ``flush`` raises :class:`PublishError` if some are
+Deliveries are counted as the brokers acknowledge them, so a publish waiting for space goes
+on without a flush. Failure modes: a broker outage does not lose records. Sends that fail
+are kept and sent again (with backoff) on the next flush, or while a publish waits; ``flush`` raises :class:`PublishError` if some are
 still unacknowledged after ``flush_timeout_s`` (the caller then does not checkpoint), and a
 later flush retries them. Memory is bounded: ``on_records`` blocks while more than
 ``max_pending_messages`` are unacknowledged, which holds the reader back (backpressure).
@@ -31,6 +32,7 @@ import time
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import polars as pl
@@ -94,6 +96,8 @@ class ProducerThread:
             waited = 0.0
             while self._pending + len(messages) > self._max_pending and self._pending > 0:
                 if not self._space.wait(timeout=1.0):
+                    # failures are retried by a drain, and none comes while this waits
+                    self._loop.call_soon_threadsafe(self._retry_failed)
                     waited += 1.0
                     if waited % 30 == 0:
                         log.warning(
@@ -182,7 +186,25 @@ class ProducerThread:
             log.warning("queueing %d records failed, will retry: %s", len(members), exc)
             self._failed.extend(members)
             return
+        # settled as soon as the brokers answer: publish() may be waiting for the space
+        delivery.add_done_callback(partial(self._settled, members))
         self._in_flight.append((delivery, members))
+
+    def _settled(self, members: list[Message], delivery: asyncio.Future[Any]) -> None:
+        if delivery.cancelled():
+            return  # the producer is stopping: nothing after these is committed
+        exc = delivery.exception()
+        if exc is None:
+            self._acknowledged(len(members))
+        else:
+            log.warning("delivery of %d records failed, will retry: %s", len(members), exc)
+            self._failed.extend(members)
+
+    def _retry_failed(self) -> None:
+        """Queue failed messages again (a blocked publish asks for it: no drain may come)."""
+        if self._failed:
+            retry, self._failed = self._failed, []
+            self._outgoing.put_nowait(retry)
 
     async def _send_in_order(self) -> None:
         """The one task that hands queued messages to aiokafka, in the order published."""
@@ -208,17 +230,18 @@ class ProducerThread:
         while True:
             in_flight, self._in_flight = self._in_flight, []
             for delivery, members in in_flight:
+                if delivery.done():
+                    continue  # _settled counted it, or kept its messages for the retry below
                 try:
                     await asyncio.wait_for(
                         asyncio.shield(delivery), max(0.0, deadline - time.monotonic())
                     )
                 except TimeoutError:
                     self._in_flight.append((delivery, members))
-                except KafkaError as exc:
-                    log.warning("delivery of %d records failed, will retry: %s", len(members), exc)
-                    self._failed.extend(members)
-                else:
-                    self._acknowledged(len(members))
+                except KafkaError:
+                    pass  # _settled keeps the messages for the retry below
+            # let the callbacks of deliveries that just finished run (_settled) before judging
+            await asyncio.sleep(0)
             if not self._failed and not self._in_flight:
                 return
             if time.monotonic() >= deadline:

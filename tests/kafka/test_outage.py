@@ -16,6 +16,7 @@ from tests.kafka.broker import Broker, free_port
 from tests.kafka.helpers import (
     EPOCH,
     analyzer,
+    consume_all,
     endpoint,
     envoy_line,
     kafka_config,
@@ -99,3 +100,26 @@ async def test_a_source_that_never_reaches_a_broker_still_stops_on_request(
     await member.shutdown(timeout_s=10.0)
     file_sink.close()
     assert read_ndjson(tmp_path / "none.ndjson") == []
+
+
+async def test_publishing_more_than_the_pending_bound_between_flushes_goes_on(
+    broker: Broker,
+) -> None:
+    """The bound on unacknowledged records holds a reader back only until the brokers answer:
+    it does not wait for a flush, which the blocked reader could never reach."""
+    config = kafka_config(broker.bootstrap, max_pending_messages=1000)
+    sink = KafkaRecordSink(endpoint(config, f"kafka://{broker.bootstrap}/bounded"))
+    try:
+        batches = [_records(range(start, start + 400)) for start in range(0, 4000, 400)]
+
+        def publish_all() -> None:
+            for batch in batches:  # ten times the bound, no flush in between
+                sink.on_records(batch)
+            sink.flush()
+
+        await asyncio.wait_for(asyncio.to_thread(publish_all), 60)
+        assert sink.published == 4000
+    finally:
+        sink.close()
+    published = consume_all(broker.bootstrap, "bounded", 4000)
+    assert len(published) == 4000
