@@ -89,9 +89,10 @@ def origin_counts(failing_hops: pl.DataFrame, error_legs: pl.DataFrame) -> Count
     ]
     counted = deepest.filter(~pl.col("via_leg")).group_by(*unknown, "signal").len().iter_rows()
     counts = Counter({OriginKey(role, pod, signal): n for role, pod, signal, n in counted})
-    judged = deepest.filter(pl.col("via_leg"))["path_key"].implode()
-    if judged.list.len().item():
-        paths = build_paths(failing_hops.filter(pl.col("path_key").is_in(judged)), error_legs)
+    judged = deepest.filter(pl.col("via_leg"))["path_key"]
+    if judged.len():
+        on_judged = pl.col("path_key").is_in(judged.implode())
+        paths = build_paths(failing_hops.filter(on_judged), error_legs)
         for path in paths:
             origin = path.origin
             if origin is not None:
