@@ -2,9 +2,11 @@
 
 State (all bounded):
 - pending hops: Envoy records of paths still open. A path closes when the watermark (minus
-  ``allowed_lateness_s``) passes its last hop's end plus ``join_window_s`` (checked every
-  third of a window of event time); its hops are then joined to ztunnel connections and it
-  becomes final (``drain_paths``). Finalized output is buffered up to
+  ``allowed_lateness_s``) passes its last hop's end plus ``join_window_s``; its hops are then
+  joined to ztunnel connections and it becomes final (``drain_paths``). That is checked in
+  steps, every third of a window of event time once ``_STEP_MIN_RECORDS`` records came in
+  since the last step, else once a whole window passed: a path is final at most one window
+  after it closed (a third of one under load). Finalized output is buffered up to
   ``max_undrained_hops``: a reader that does not want paths need not drain them.
 - retained connections: ztunnel records, joinable until ``join_window_s`` after their close.
 - a pod IP -> workload directory (see ``enrich``).
@@ -38,6 +40,7 @@ from logwatch.correlate.frames import (
     CONN_SCHEMA,
     HOP_SCHEMA,
     compact_strings,
+    count_late,
     count_where,
     split_records,
 )
@@ -60,6 +63,13 @@ _MIN_STEP_US = 1 * US
 # dead) nearly every step copied the whole pending state; at 3 a copy comes every few steps
 # and buffers stay within about four times the live rows.
 _SPARSE_RATIO = 3
+# A step's cost is mostly fixed (a few dozen frame operations over the pending state), so
+# once due by time it waits, up to a whole window, until this many records came in since
+# the last one: at moderate rates fewer, larger steps; at high rates every third of a window.
+_STEP_MIN_RECORDS = 50_000
+# Record batches are taken in together, once this many rows wait or a step is due: the
+# split into hops and connections costs about as much for a small batch as for this many.
+_INTAKE_ROWS = 32_768
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,10 @@ class Correlator:
         self._removed_conns = 0
         self._horizon_us: int | None = None
         self._last_step_us: int | None = None
+        self._arrived_since_step = 0
+        # record batches not taken in yet (see ``_INTAKE_ROWS``)
+        self._inbox: list[pl.DataFrame] = []
+        self._inbox_rows = 0
         self._outputs = Outputs(config, self.stats)
 
     # -- RecordStage -------------------------------------------------------------------
@@ -113,25 +127,17 @@ class Correlator:
             self.stats.records_without_time += untimed
             log.warning("correlation skipped %d records without a time", untimed)
             records = records.filter(pl.col("ts").is_not_null())
-        intake = split_records(records, self._next_id)
-        # The connections, and the directory learning from them, cost about what the hops
-        # cost alone: the hops are collected meanwhile.
-        conns, hops = both(lambda: self._learn(intake.conns.collect()), intake.hops.collect)
-        self._next_id += hops.height + conns.height
-        self.stats.connections_opened_ignored += intake.connections_opened
         if self._horizon_us is not None:
-            closed = self._horizon_us - self._window_us
-            self.stats.late_records += count_where(hops, pl.col("end_us") < closed)
-            self.stats.late_records += count_where(conns, pl.col("close_us") < closed)
-        if hops.height:
-            self._hop_chunks.append(hops)
-            self._pending_hops += hops.height
-        if conns.height:
-            self._conn_chunks.append(conns)
-            self._pending_conns += conns.height
-            self.stats.connections += conns.height
-        self._enforce_limits()
-        self._update_gauges()
+            self.stats.late_records += count_late(records, self._horizon_us - self._window_us)
+        self._inbox.append(records)
+        self._inbox_rows += records.height
+        self._arrived_since_step += records.height
+        limit = self._config.max_pending_entries
+        if (
+            self._inbox_rows >= _INTAKE_ROWS
+            or self._pending_hops + self._pending_conns + self._inbox_rows > limit
+        ):
+            self._take_in()
 
     def on_watermark(self, watermark: datetime) -> None:
         """Close the paths and connections whose window ended before ``watermark``."""
@@ -141,9 +147,14 @@ class Correlator:
         if self._horizon_us is not None and horizon <= self._horizon_us:
             return
         self._horizon_us = horizon
-        if self._last_step_us is not None and horizon - self._last_step_us < self._step_us:
-            return
+        if self._last_step_us is not None:
+            advanced = horizon - self._last_step_us
+            if advanced < self._step_us:
+                return
+            if advanced < self._window_us and self._arrived_since_step < _STEP_MIN_RECORDS:
+                return
         self._last_step_us = horizon
+        self._arrived_since_step = 0
         self._advance(horizon)
         self._update_gauges()
 
@@ -223,7 +234,31 @@ class Correlator:
 
     # -- state -------------------------------------------------------------------------
 
+    def _take_in(self) -> None:
+        """Split the waiting record batches into pending hops and connections."""
+        if not self._inbox:
+            return
+        records = pl.concat(self._inbox, rechunk=False) if len(self._inbox) > 1 else self._inbox[0]
+        self._inbox.clear()
+        self._inbox_rows = 0
+        intake = split_records(records, self._next_id)
+        # The connections, and the directory learning from them, cost about what the hops
+        # cost alone: the hops are collected meanwhile.
+        conns, hops = both(lambda: self._learn(intake.conns.collect()), intake.hops.collect)
+        self._next_id += hops.height + conns.height
+        self.stats.connections_opened_ignored += intake.connections_opened
+        if hops.height:
+            self._hop_chunks.append(hops)
+            self._pending_hops += hops.height
+        if conns.height:
+            self._conn_chunks.append(conns)
+            self._pending_conns += conns.height
+            self.stats.connections += conns.height
+        self._enforce_limits()
+        self._update_gauges()
+
     def _consolidate(self) -> None:
+        self._take_in()
         if self._hop_chunks:
             self._hops = pl.concat([self._hops, *self._hop_chunks])
             self._hop_chunks.clear()

@@ -91,6 +91,15 @@ def count_where(frame: pl.DataFrame, predicate: pl.Expr) -> int:
     return int(frame.select(predicate.sum()).item())
 
 
+_IS_HOP = pl.col("kind") == "envoy"
+# ``connection opened`` lines have no duration and are followed by the connection's end
+_IS_FINISHED_CONN = (pl.col("kind") == "ztunnel") & (pl.col("message") != "connection opened")
+
+
+def _hop_end_us() -> pl.Expr:
+    return epoch_us("ts") + pl.col("duration_ms").fill_null(0).clip(lower_bound=0) * MS
+
+
 @dataclass(frozen=True, slots=True)
 class Intake:
     """One record batch split for the correlator: the queries of its hops (ids from the
@@ -105,11 +114,10 @@ class Intake:
 
 def split_records(records: pl.DataFrame, first_id: int) -> Intake:
     """The queries of ``records``, after one pass counting what they must know beforehand."""
-    envoy = pl.col("kind") == "envoy"
     opened = (pl.col("kind") == "ztunnel") & (pl.col("message") == "connection opened")
     hop_count, without_id, opened_count = records.select(
-        envoy.sum().alias("hops"),
-        (envoy & pl.col("request_id").is_null()).sum().alias("without_id"),
+        _IS_HOP.sum().alias("hops"),
+        (_IS_HOP & pl.col("request_id").is_null()).sum().alias("without_id"),
         opened.sum().alias("opened"),
     ).row(0)
     return Intake(
@@ -119,6 +127,12 @@ def split_records(records: pl.DataFrame, first_id: int) -> Intake:
     )
 
 
+def count_late(records: pl.DataFrame, closed_us: int) -> int:
+    """Records of ``records`` that end (hops) or close (connections) before ``closed_us``."""
+    late = (_IS_HOP & (_hop_end_us() < closed_us)) | (_IS_FINISHED_CONN & (epoch_us() < closed_us))
+    return int(records.select(late.sum()).item())
+
+
 def _hops_query(records: pl.DataFrame, first_id: int, *, fallback_keys: bool) -> pl.LazyFrame:
     """Envoy rows of ``records`` as a hop frame with ids ``first_id, first_id + 1, ...``.
 
@@ -126,9 +140,8 @@ def _hops_query(records: pl.DataFrame, first_id: int, *, fallback_keys: bool) ->
     a request cannot be followed across Envoy hops, but still gets a path of its own).
     """
     # lazy, so that only the columns used are filtered, not the whole record batch
-    envoy = records.lazy().filter(pl.col("kind") == "envoy")
+    envoy = records.lazy().filter(_IS_HOP)
     start = epoch_us("ts")
-    duration = pl.col("duration_ms").fill_null(0).clip(lower_bound=0)
     path_key = pl.col("request_id")
     if fallback_keys:
         # formatted only when needed: nearly every Envoy record has an id
@@ -159,7 +172,7 @@ def _hops_query(records: pl.DataFrame, first_id: int, *, fallback_keys: bool) ->
         "downstream_local_address",
         ip_of("downstream_remote_address").alias("downstream_remote_ip"),
         start.alias("start_us"),
-        (start + duration * MS).alias("end_us"),
+        _hop_end_us().alias("end_us"),
     ).cast(HOP_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -168,9 +181,7 @@ def _conns_query(records: pl.DataFrame, first_id: int) -> pl.LazyFrame:
 
     ztunnel stamps its line when the connection ends; ``open_us`` is that minus ``duration``.
     """
-    finished = records.lazy().filter(
-        (pl.col("kind") == "ztunnel") & (pl.col("message") != "connection opened")
-    )
+    finished = records.lazy().filter(_IS_FINISHED_CONN)
     close = epoch_us("ts")
     return finished.select(
         (pl.int_range(pl.len(), dtype=pl.Int64) + first_id).alias("id"),

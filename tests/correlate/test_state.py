@@ -6,6 +6,7 @@ import polars as pl
 import pydantic
 import pytest
 
+from logwatch.correlate import correlator as correlator_module
 from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.correlator import Correlator
 from tests.correlate.records import at, batch, envoy, ztunnel
@@ -48,8 +49,7 @@ def test_connection_flood_drops_oldest_and_counts() -> None:
     assert correlator.stats.evictions["connections"] == 400
 
 
-def test_path_waits_for_its_window_then_finalizes_on_watermark() -> None:
-    correlator = Correlator(CorrelationConfig(join_window_s=30, allowed_lateness_s=2))
+def _one_request_then_its_connection(correlator: Correlator) -> None:
     correlator.on_records(
         batch(
             [envoy(0, "r1", upstream_local_address="10.0.0.9:40000", upstream_host="10.0.0.2:80")]
@@ -70,13 +70,44 @@ def test_path_waits_for_its_window_then_finalizes_on_watermark() -> None:
             ]
         )
     )
-    # windows close in steps of a third of the join window (10 s here)
-    correlator.on_watermark(at(39))
-    assert correlator.drain_paths() == []
+
+
+def test_path_waits_for_its_window_then_finalizes_on_watermark() -> None:
+    correlator = Correlator(CorrelationConfig(join_window_s=30, allowed_lateness_s=2))
+    _one_request_then_its_connection(correlator)
+    # two records are few: the next step comes a whole window (30 s) after the last one
     correlator.on_watermark(at(42))
+    assert correlator.drain_paths() == []
+    correlator.on_watermark(at(62))
     (path,) = correlator.drain_paths()
     assert path.request_id == "r1"
     assert [leg.join for leg in path.hops[0].legs] == ["l4_exact"]
+
+
+def test_under_load_steps_come_every_third_of_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(correlator_module, "_STEP_MIN_RECORDS", 1)
+    correlator = Correlator(CorrelationConfig(join_window_s=30, allowed_lateness_s=2))
+    _one_request_then_its_connection(correlator)
+    correlator.on_watermark(at(39))  # 8 s after the last step: not yet
+    assert correlator.drain_paths() == []
+    correlator.on_watermark(at(42))
+    (path,) = correlator.drain_paths()
+    assert [leg.join for leg in path.hops[0].legs] == ["l4_exact"]
+
+
+def test_small_batches_wait_and_are_taken_in_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(correlator_module, "_INTAKE_ROWS", 3)
+    correlator = Correlator(CorrelationConfig())
+    correlator.on_records(batch([envoy(0, "a", lineno=1)]))
+    correlator.on_records(batch([envoy(0.1, "b", lineno=2)]))
+    assert correlator.stats.pending_hops == 0  # waiting to be taken in
+    correlator.on_records(batch([envoy(0.2, "c", lineno=3)]))
+    assert correlator.stats.pending_hops == 3
+    correlator.on_records(batch([envoy(0.3, "a", lineno=4)]))
+    assert correlator.path_for("a") is not None  # a lookup takes in what waits
+    assert correlator.stats.pending_hops == 4
+    paths = correlator.finish()
+    assert sorted((p.request_id, len(p.hops)) for p in paths) == [("a", 2), ("b", 1), ("c", 1)]
 
 
 def test_late_record_is_counted_and_still_gets_a_path() -> None:
