@@ -86,7 +86,9 @@ def _models_of(annotation: Any) -> list[type[BaseModel]]:
         return [annotation]
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType, tuple, list):
-        return [m for arg in typing.get_args(annotation) if arg is not Ellipsis for m in _models_of(arg)]
+        return [
+            m for arg in typing.get_args(annotation) if arg is not Ellipsis for m in _models_of(arg)
+        ]
     return []
 
 

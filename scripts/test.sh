@@ -15,5 +15,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 scripts/setup.sh --test
 .venv/bin/ruff check logwatch parsers rules tests bench
+.venv/bin/ruff format --check logwatch parsers rules tests bench
 .venv/bin/mypy
 .venv/bin/python -m pytest -W error -p no:cacheprovider "$@"

@@ -39,11 +39,19 @@ SERVICE_MONITOR_SCHEMA: dict[str, Any] = {
             "properties": {
                 "selector": {
                     "type": "object",
-                    "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
+                    "properties": {
+                        "matchLabels": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                        }
+                    },
                 },
                 "namespaceSelector": {
                     "type": "object",
-                    "properties": {"any": {"type": "boolean"}, "matchNames": {"type": "array", "items": {"type": "string"}}},
+                    "properties": {
+                        "any": {"type": "boolean"},
+                        "matchNames": {"type": "array", "items": {"type": "string"}},
+                    },
                     "additionalProperties": False,
                 },
                 "endpoints": {
@@ -55,14 +63,23 @@ SERVICE_MONITOR_SCHEMA: dict[str, Any] = {
                         "properties": {
                             "port": {"type": "string"},
                             "path": {"type": "string"},
-                            "interval": {"type": "string", "pattern": "^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"},
+                            "interval": {
+                                "type": "string",
+                                "pattern": "^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$",
+                            },
                             "relabelings": {
                                 "type": "array",
                                 "items": {
                                     "type": "object",
                                     "additionalProperties": False,
                                     "properties": {
-                                        "sourceLabels": {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$"}},
+                                        "sourceLabels": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "string",
+                                                "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$",
+                                            },
+                                        },
                                         "targetLabel": {"type": "string"},
                                         "action": {"type": "string"},
                                         "regex": {"type": "string"},
@@ -133,26 +150,36 @@ def test_rendered_chart_validates(name: str) -> None:
     kinds = sorted(doc["kind"] for doc in docs)
     assert "DaemonSet" in kinds and "ConfigMap" in kinds and "ServiceAccount" in kinds
     assert ("Deployment" in kinds) == (VALUE_SETS[name].get("mode") == "kafka")
-    assert ("ServiceMonitor" in kinds) == bool(VALUE_SETS[name].get("serviceMonitor", {}).get("enabled"))
+    assert ("ServiceMonitor" in kinds) == bool(
+        VALUE_SETS[name].get("serviceMonitor", {}).get("enabled")
+    )
     for doc in docs:
         _validate(doc)
 
 
 def test_chart_lints_clean() -> None:
     result = helm_python.lint(str(CHART), strict=True)
-    messages = [m for m in result.get("messages", []) if str(m.get("severity", "")).upper() in {"ERROR", "WARNING"}]
+    messages = [
+        m
+        for m in result.get("messages", [])
+        if str(m.get("severity", "")).upper() in {"ERROR", "WARNING"}
+    ]
     assert not messages, messages
 
 
 def test_plain_manifests_are_the_chart_rendered() -> None:
-    spec = importlib.util.spec_from_file_location("render_manifests", ROOT / "scripts/render-manifests.py")
+    spec = importlib.util.spec_from_file_location(
+        "render_manifests", ROOT / "scripts/render-manifests.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["render_manifests"] = module
     spec.loader.exec_module(module)
     for mode in module.MODES:
         for name, text in module.render(mode).items():
-            assert (ROOT / "deploy/kubernetes" / mode / name).read_text() == text, f"{mode}/{name} is stale"
+            assert (ROOT / "deploy/kubernetes" / mode / name).read_text() == text, (
+                f"{mode}/{name} is stale"
+            )
 
 
 def test_node_daemonset_is_least_privileged() -> None:
@@ -171,11 +198,17 @@ def test_node_daemonset_is_least_privileged() -> None:
     assert mounts["/var/log/containers"]["readOnly"] is True
     assert mounts.get("/var/lib/logwatch", {}).get("readOnly") is not True
     assert container["resources"]["limits"]["memory"]
-    assert not any(d["kind"] in {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"} for d in docs)
+    assert not any(
+        d["kind"] in {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"} for d in docs
+    )
 
 
-@pytest.mark.parametrize("values", [VALUE_SETS["defaults"], VALUE_SETS["kafka"]], ids=["node", "kafka"])
-def test_configmap_config_loads_with_logwatch_validator(values: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "values", [VALUE_SETS["defaults"], VALUE_SETS["kafka"]], ids=["node", "kafka"]
+)
+def test_configmap_config_loads_with_logwatch_validator(
+    values: dict[str, Any], tmp_path: Path
+) -> None:
     configmap = next(d for d in _render(values) if d["kind"] == "ConfigMap")
     path = tmp_path / "config.yaml"
     path.write_text(configmap["data"]["config.yaml"])
@@ -195,7 +228,7 @@ def test_a_bad_configmap_value_is_refused(tmp_path: Path) -> None:
 
 def test_containerfile_command_is_a_valid_logwatch_invocation() -> None:
     text = (ROOT / "deploy" / "Containerfile").read_text()
-    match = re.search(r'^CMD \[(.*)\]$', text, flags=re.MULTILINE)
+    match = re.search(r"^CMD \[(.*)\]$", text, flags=re.MULTILINE)
     assert match, "Containerfile has no CMD"
     args = [a.strip().strip('"') for a in match.group(1).split(",")]
     assert args[0] == "run"
@@ -204,7 +237,9 @@ def test_containerfile_command_is_a_valid_logwatch_invocation() -> None:
         assert option in help_text, f"`logwatch run` has no {option}"
 
 
-def test_configmap_rules_load_with_the_rule_validator_and_join_the_builtin_pack(tmp_path: Path) -> None:
+def test_configmap_rules_load_with_the_rule_validator_and_join_the_builtin_pack(
+    tmp_path: Path,
+) -> None:
     from logwatch.alerts.rulefiles import configured_rules
 
     custom = {
@@ -212,7 +247,11 @@ def test_configmap_rules_load_with_the_rule_validator_and_join_the_builtin_pack(
             {
                 "name": "CheckoutRateLimited",
                 "kind": "threshold",
-                "where": {"kind": "envoy", "signals": "rate_limited", "route_name": {"prefix": "httproute/shop/"}},
+                "where": {
+                    "kind": "envoy",
+                    "signals": "rate_limited",
+                    "route_name": {"prefix": "httproute/shop/"},
+                },
                 "group_by": ["route_name"],
                 "window": "1m",
                 "threshold": 5,
@@ -224,7 +263,9 @@ def test_configmap_rules_load_with_the_rule_validator_and_join_the_builtin_pack(
     configmap = next(d for d in _render({"rules": custom}) if d["kind"] == "ConfigMap")
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(configmap["data"]["rules.yaml"])
-    config_text = configmap["data"]["config.yaml"].replace("/etc/logwatch/rules.yaml", str(rules_file))
+    config_text = configmap["data"]["config.yaml"].replace(
+        "/etc/logwatch/rules.yaml", str(rules_file)
+    )
     (tmp_path / "config.yaml").write_text(config_text)
     config = load_config(tmp_path / "config.yaml", env={})
     names = {rule.name for rule in configured_rules(config.alerts)}
