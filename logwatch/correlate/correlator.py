@@ -67,8 +67,9 @@ _SPARSE_RATIO = 3
 # once due by time it waits, up to a whole window, until this many records came in since
 # the last one: at moderate rates fewer, larger steps; at high rates every third of a window.
 _STEP_MIN_RECORDS = 50_000
-# Record batches are taken in together, once this many rows wait or a step is due: the
-# split into hops and connections costs about as much for a small batch as for this many.
+# Record batches are taken in together once this many rows wait (sooner when a step is due,
+# the pending bound is near or a lookup needs them): the split into hops and connections
+# costs about as much for a small batch as for this many.
 _INTAKE_ROWS = 32_768
 
 

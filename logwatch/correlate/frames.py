@@ -144,8 +144,14 @@ def _hops_query(records: pl.DataFrame, first_id: int, *, fallback_keys: bool) ->
     start = epoch_us("ts")
     path_key = pl.col("request_id")
     if fallback_keys:
-        # formatted only when needed: nearly every Envoy record has an id
-        fallback = pl.format("{}:{}", pl.col("file").fill_null("-"), pl.col("lineno").fill_null(0))
+        # formatted only when needed: nearly every Envoy record has an id. (concat_str, not
+        # pl.format: polars 2.1's streaming engine panics on pl.format over a filtered frame
+        # of several chunks, which batches taken in together are.)
+        fallback = pl.concat_str(
+            pl.col("file").fill_null("-"),
+            pl.lit(":"),
+            pl.col("lineno").fill_null(0).cast(pl.String),
+        )
         path_key = pl.coalesce(path_key, fallback)
     return envoy.select(
         (pl.int_range(pl.len(), dtype=pl.Int64) + first_id).alias("id"),

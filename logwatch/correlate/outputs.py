@@ -1,11 +1,12 @@
 """What finalization produces, buffered until read: paths, per-hop metrics, ztunnel pairs.
 
 Everything stays columnar until a reader asks: ``drain_paths`` builds objects, the others
-hand out frames. Each buffer is bounded (``max_undrained_hops``); a reader that never drains
-(a replay without ``--paths``) loses only the oldest buffered output, counted in
+hand out frames. Each buffer is bounded (``max_undrained_hops``); a reader that drains too
+seldom loses only the oldest buffered output, counted in
 ``CorrelationStats.undrained_hops_dropped``, never any join or count. A separate bounded
 window of recent steps (``recent_hops``) serves ``recent_path`` for alert samples. A reader
-that will never drain (the daemon) calls ``keep_recent_only``: then only that window is held.
+that will never drain (the daemon, a replay without ``--paths``) calls ``keep_recent_only``:
+then only that window is held.
 
 A step's hops are cut from the pending state and share its string buffers (see
 ``compact_strings``). They are copied only if still held here when the next step comes (most

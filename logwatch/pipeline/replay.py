@@ -87,8 +87,7 @@ def replay(
                 if pipeline.max_event_time is not None:
                     clock.set(pipeline.max_event_time)
                 if stages.correlator is not None and paths_out is not None:
-                    # Path objects are built only when asked for; otherwise the correlator's
-                    # own bound on undrained output keeps memory flat.
+                    # Path objects are built only when asked for (see keep_recent_only above).
                     _write_paths(paths_out, stages.correlator.drain_paths())
                 if on_progress is not None:
                     on_progress(ReplayProgress(sum(r.bytes_read for r in readers), total))

@@ -244,3 +244,29 @@ def test_compacting_pending_state_keeps_every_value() -> None:
     plain.on_records(batch(rows))
     by_id = {p.request_id: p.to_json() for p in compacting.finish()}
     assert by_id == {p.request_id: p.to_json() for p in plain.finish()}
+
+
+def test_batches_taken_in_together_may_lack_request_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records without x-request-id get a path key built from file and line; batches taken
+    in together are a frame of several chunks, on which that must work too (polars 2.1's
+    ``pl.format`` panicked on these very shapes)."""
+    monkeypatch.setattr(correlator_module, "_INTAKE_ROWS", 1000)
+    correlator = Correlator(CorrelationConfig())
+    conn = {"src_addr": "10.0.0.1:1", "dst_addr": "10.0.0.2:15008"}
+    correlator.on_records(batch([ztunnel(0, lineno=1, **conn)]))
+    correlator.on_records(
+        batch(
+            [
+                envoy(1, None, lineno=2),
+                envoy(2, "r1", lineno=3),
+                envoy(3, "r2", lineno=4),
+                ztunnel(4, lineno=5, **conn),
+            ]
+        )
+    )
+    paths = correlator.finish()
+    assert sorted((p.request_id or "", p.hops[0].lineno) for p in paths) == [
+        ("", 2),
+        ("r1", 3),
+        ("r2", 4),
+    ]
