@@ -70,7 +70,7 @@ def _default(field: FieldInfo) -> str:
     if isinstance(value, BaseModel):
         return "(section)"
     if isinstance(value, tuple | list) and value and isinstance(value[0], BaseModel):
-        return f"{len(value)} entries"
+        return f"{len(value)} entr{'y' if len(value) == 1 else 'ies'}"
     if isinstance(value, timedelta):
         return _duration(value)
     if isinstance(value, tuple | list):
@@ -205,8 +205,9 @@ def _escape_replacement(text: str) -> str:
 
 def render_readme(text: str) -> str:
     for name, render in generated_blocks().items():
+        # the block between the markers may be empty (nothing but the BEGIN line's newline)
         pattern = re.compile(
-            rf"(<!-- BEGIN {name} -->\n).*?(\n<!-- END {name} -->)", flags=re.DOTALL
+            rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", flags=re.DOTALL
         )
-        text = pattern.sub(rf"\g<1>{_escape_replacement(render())}\g<2>", text)
+        text = pattern.sub(rf"\g<1>{_escape_replacement(render())}\n\g<2>", text)
     return text

@@ -14,6 +14,18 @@ def test_readme_reference_tables_are_current() -> None:
     text = README.read_text()
     assert "<!-- BEGIN config -->" in text and "<!-- BEGIN metrics -->" in text
     assert render_readme(text) == text, "run scripts/update-readme.py"
+    assert "\n| `state_dir` | str |" in text
+    assert "\n| `logwatch_correlation_hop_added_latency_seconds_bucket`" in text
+
+
+def test_rendering_fills_empty_blocks_and_replaces_stale_ones() -> None:
+    empty = "a\n<!-- BEGIN metrics -->\n<!-- END metrics -->\nb\n"
+    filled = render_readme(empty)
+    assert filled.startswith("a\n<!-- BEGIN metrics -->\n| Prometheus |")
+    assert "\n| `logwatch_requests_total` |" in filled
+    assert filled.endswith("\n<!-- END metrics -->\nb\n")
+    stale = filled.replace("logwatch_requests_total", "logwatch_old_total")
+    assert render_readme(stale) == filled == render_readme(filled)
 
 
 def test_every_config_key_has_a_meaning() -> None:

@@ -185,11 +185,12 @@ class Correlator:
         inbound_lineno, confidence."""
         return self._outputs.drain_pairs()
 
-    def keep_recent_only(self) -> None:
-        """For a process that never drains (the daemon): from now on finalized output is kept
-        only in the ``recent_hops`` window that serves ``path_for``; the drain methods return
-        nothing new (connection pairs excepted)."""
-        self._outputs.keep_recent_only()
+    def keep_recent_only(self, *, hop_metrics: bool = False) -> None:
+        """For a process that never reads paths (the daemon, a replay without ``--paths``):
+        from now on finalized output is kept only in the ``recent_hops`` window that serves
+        ``path_for``, and for ``drain_hop_metrics`` when ``hop_metrics``; the other drain
+        methods return nothing new (connection pairs excepted)."""
+        self._outputs.keep_recent_only(hop_metrics=hop_metrics)
 
     def state_size(self) -> StateSize:
         """What the correlator holds now (see :class:`StateSize`)."""

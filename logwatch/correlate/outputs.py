@@ -4,9 +4,9 @@ Everything stays columnar until a reader asks: ``drain_paths`` builds objects, t
 hand out frames. Each buffer is bounded (``max_undrained_hops``); a reader that drains too
 seldom loses only the oldest buffered output, counted in
 ``CorrelationStats.undrained_hops_dropped``, never any join or count. A separate bounded
-window of recent steps (``recent_hops``) serves ``recent_path`` for alert samples. A reader
-that will never drain (the daemon, a replay without ``--paths``) calls ``keep_recent_only``:
-then only that window is held.
+window of recent steps (``recent_hops``) serves ``recent_path`` for alert samples. A process
+that never reads paths (the daemon, a replay without ``--paths``) calls ``keep_recent_only``:
+then only that window is held, and the hop metrics if it reads those (the daemon's metrics).
 
 A step's hops are cut from the pending state and share its string buffers (see
 ``compact_strings``). They are copied only if still held here when the next step comes (most
@@ -74,24 +74,30 @@ class Outputs:
         self._hop_metrics: deque[pl.DataFrame] = deque()
         self._hop_metric_rows = 0
         self._pairs: list[pl.DataFrame] = []
-        self._buffering = True
+        self._paths_buffering = True
+        self._metrics_buffering = True
         # the newest step (and its metrics frame) while its strings are not copied yet
         self._fresh: JoinedHops | None = None
         self._fresh_metrics: pl.DataFrame | None = None
 
-    def keep_recent_only(self) -> None:
-        """Stop buffering for the drain methods (they return nothing new from now on); only
-        the ``recent_hops`` window is kept, so memory does not hold output nobody reads."""
-        self._buffering = False
+    def keep_recent_only(self, *, hop_metrics: bool) -> None:
+        """Stop buffering for the drain methods (they return nothing new from now on) but
+        for ``drain_hop_metrics`` when ``hop_metrics``; only the ``recent_hops`` window is
+        kept, so memory does not hold output nobody reads."""
+        self._paths_buffering = False
         self._undrained.clear()
         self._undrained_hops = 0
-        self._hop_metrics.clear()
-        self._hop_metric_rows = 0
+        self._metrics_buffering = hop_metrics
+        if not hop_metrics:
+            self._hop_metrics.clear()
+            self._hop_metric_rows = 0
 
     def keep(self, joined: JoinedHops) -> None:
         previous, previous_metrics = self._fresh, self._fresh_metrics
-        if self._buffering:
-            self._buffer(joined)
+        if self._metrics_buffering:
+            self._buffer_metrics(joined)
+        if self._paths_buffering:
+            self._buffer_paths(joined)
         self._recent.append(joined)
         self._recent_hops += joined.hops.height
         while self._recent and self._recent_hops - self._recent[0].hops.height >= (
@@ -110,14 +116,16 @@ class Outputs:
         if previous_metrics is not None and _held(self._hop_metrics, previous_metrics):
             _swap(self._hop_metrics, previous_metrics, compact_strings(previous_metrics))
 
-    def _buffer(self, joined: JoinedHops) -> None:
-        limit = self._config.max_undrained_hops
+    def _buffer_metrics(self, joined: JoinedHops) -> None:
         metrics = joined.hops.select(HOP_METRIC_COLUMNS).rename({"proxy_workload": "pod"})
         self._fresh_metrics = metrics
         self._hop_metrics.append(metrics)
         self._hop_metric_rows += metrics.height
-        while self._hop_metric_rows > limit and self._hop_metrics:
+        while self._hop_metric_rows > self._config.max_undrained_hops and self._hop_metrics:
             self._hop_metric_rows -= self._hop_metrics.popleft().height
+
+    def _buffer_paths(self, joined: JoinedHops) -> None:
+        limit = self._config.max_undrained_hops
         self._undrained.append(joined)
         self._undrained_hops += joined.hops.height
         while self._undrained_hops > limit and self._undrained:

@@ -200,9 +200,10 @@ async def build_stages(
         alert_state_dir=Path(config.state_dir),
     )
     if built.correlator is not None:
-        # nothing here drains paths or hop metrics: hold only what alert samples need
-        built.correlator.keep_recent_only()
+        # nothing here reads paths: hold what alert samples need, and the hop metrics
+        built.correlator.keep_recent_only(hop_metrics=metrics.stage.active)
         metrics.observe_correlation(built.correlator.stats)
+        metrics.stage.follow_hops(built.correlator)
     stages: list[RecordStage] = list(built.all)
     for stage in stages:
         close = getattr(stage, "close", None)

@@ -133,6 +133,11 @@ CORRELATION_UNMATCHED = MetricSpec(
     "logwatch.correlation.unmatched", "observable_counter", "{record}", (JOIN_KIND,),
     "Hops or connections that found no partner before they expired, by kind.",
 )  # fmt: skip
+HOP_ADDED_LATENCY = MetricSpec(
+    "logwatch.correlation.hop.added_latency", "histogram", "s", (ROLE, ROUTE),
+    "Latency each Envoy hop added to its request, from finalized request paths: its duration "
+    "minus the next hop's (the last hop: minus its upstream service time); below 0 counts as 0.",
+)  # fmt: skip
 FAILURE_ORIGINS = MetricSpec(
     "logwatch.correlation.failure_origins", "observable_counter", "{request}", (ROLE, SIGNAL),
     "Failed requests attributed to the hop (role) where the failure started, by signal.",
@@ -203,7 +208,7 @@ METRICS: tuple[MetricSpec, ...] = (
     REQUESTS, REQUEST_DURATION, RATE_LIMITED, CIRCUIT_BREAKER,
     ZTUNNEL_CONNECTIONS, ZTUNNEL_IO, ZTUNNEL_ERRORS,
     CORRELATION_HOPS, CORRELATION_PATHS, CORRELATION_JOINS, CORRELATION_AMBIGUOUS,
-    CORRELATION_UNMATCHED, FAILURE_ORIGINS,
+    CORRELATION_UNMATCHED, HOP_ADDED_LATENCY, FAILURE_ORIGINS,
     INPUT_LINES, INPUT_BYTES, INPUT_RECORDS, INPUT_IGNORED, INPUT_MALFORMED, INPUT_TOO_LONG,
     INPUT_ROTATIONS, INPUT_TRUNCATIONS, INPUT_LOST, INPUT_LAG, INPUT_FILES, CHECKPOINT_AGE,
     ALERT_DELIVERIES, ALERT_FAILURES, ALERT_DEAD_LETTERS, FOLDED_VALUES,

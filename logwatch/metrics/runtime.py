@@ -2,7 +2,8 @@
 
     runtime = setup_metrics(config.metrics, stats)      # binds the endpoint, starts OTLP
     pipeline stages += [runtime.stage]
-    runtime.observe_correlation(correlation_stats)      # when a correlator runs
+    runtime.observe_correlation(correlator.stats)       # when a correlator runs
+    runtime.stage.follow_hops(correlator)               # per-hop added latency
     ...
     runtime.close()                                     # idempotent; final OTLP export
 
@@ -36,6 +37,7 @@ from logwatch.metrics.exporters import (
 from logwatch.metrics.histogram import BatchHistogram, with_produced
 from logwatch.metrics.instruments import (
     DURATION_BUCKETS_S,
+    HOP_ADDED_LATENCY,
     REQUEST_DURATION,
     create_record_instruments,
 )
@@ -139,10 +141,11 @@ def setup_metrics(
     resource = build_resource(resource_env)
     scope = InstrumentationScope(SCOPE_NAME, _version())
     durations = BatchHistogram(REQUEST_DURATION, DURATION_BUCKETS_S)
+    hop_latency = BatchHistogram(HOP_ADDED_LATENCY, DURATION_BUCKETS_S)
 
     def augment(data: MetricsData) -> MetricsData:
-        produced = durations.metric()
-        return with_produced(data, [produced] if produced else [], resource, scope)
+        produced = [m for m in (durations.metric(), hop_latency.metric()) if m is not None]
+        return with_produced(data, produced, resource, scope)
 
     otlp = resolve_otlp(config.otlp, resource_env) if config.enabled else None
     registry = CollectorRegistry(auto_describe=False)
@@ -164,7 +167,11 @@ def setup_metrics(
     try:
         meter = provider.get_meter(SCOPE_NAME, _version())
         stage = MetricsStage(
-            create_record_instruments(meter), durations, config.cardinality, active=config.enabled
+            create_record_instruments(meter),
+            durations,
+            hop_latency,
+            config.cardinality,
+            active=config.enabled,
         )
         self_metrics = SelfMetrics(
             meter, stats, clock or WallClock(), stage.folders, config.cardinality.max_health_keys

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 import polars as pl
 from opentelemetry.metrics import Counter
@@ -60,8 +61,17 @@ _CIRCUIT_BREAKER_KEYS = (ROLE, UPSTREAM_CLUSTER)
 _LOCAL_KEYS = (DIRECTION, NAMESPACE, WORKLOAD)
 
 
+class HopSource(Protocol):
+    """A correlator (``logwatch.correlate.Correlator``), as far as the metrics read it."""
+
+    def drain_hop_metrics(self) -> pl.DataFrame: ...
+
+
 class MetricsStage:
-    """A RecordStage (logwatch.pipeline.stages) that records what each batch shows.
+    """A RecordStage (logwatch.pipeline.stages) that records what each batch shows, and,
+    once it follows a correlator (``follow_hops``), the added latency of the hops that
+    correlator finalized, at each watermark (the pipeline calls the correlator first; the
+    correlator must keep its hop metrics, see ``Correlator.keep_recent_only``).
 
     ``flush`` is a no-op by design: every effect is applied to the in-memory SDK state before
     ``on_records`` returns, and metric state is not meant to survive a restart (counters
@@ -72,6 +82,7 @@ class MetricsStage:
         self,
         instruments: RecordInstruments,
         durations: BatchHistogram,
+        hop_latency: BatchHistogram,
         limits: CardinalityConfig,
         *,
         active: bool = True,
@@ -79,6 +90,8 @@ class MetricsStage:
         self.active = active
         self._instruments = instruments
         self._durations = durations
+        self._hop_latency = hop_latency
+        self._hops: HopSource | None = None
         length = limits.max_value_length
         self.routes = BoundedValues(ROUTE, limits.max_routes, length)
         self.clusters = BoundedValues(UPSTREAM_CLUSTER, limits.max_clusters, length)
@@ -101,8 +114,14 @@ class MetricsStage:
         if "ztunnel" in kinds:
             self._record_ztunnel(_ztunnel_query(records.lazy()).collect())
 
+    def follow_hops(self, correlator: HopSource) -> None:
+        """Record the added latency of the hops ``correlator`` finalizes from now on."""
+        self._hops = correlator
+
     def on_watermark(self, watermark: datetime) -> None:
-        """Metrics are counted on arrival; event time does not close anything here."""
+        """Records are counted on arrival; the followed correlator's finalized hops now."""
+        if self.active and self._hops is not None:
+            self._record_hops(self._hops.drain_hop_metrics())
 
     def flush(self) -> None:
         """Nothing is buffered (see the class docstring)."""
@@ -117,7 +136,7 @@ class MetricsStage:
         for row in groups.iter_rows():
             role, route, cluster, code, flags, rl_details, bucket = row[:7]
             count, total_ms, low_ms, high_ms = row[7:]
-            role = role if role in ROLES else (OTHER if role else MISSING)
+            role = _role(role)
             route, cluster = self.routes.fold(route), self.clusters.fold(cluster)
             flag_set = self.flag_sets.fold(",".join(flags) if flags else MISSING)
             request = (role, route, cluster, _status_class(code), flag_set)
@@ -129,14 +148,30 @@ class MetricsStage:
                 breaker = (role, cluster)
                 broken[breaker] = broken.get(breaker, 0) + count
             if bucket is not None:
-                cell = DurationCell(count, total_ms / 1000, low_ms / 1000, high_ms / 1000)
-                where = ((role, route), bucket)
-                earlier = timed.get(where)
-                timed[where] = cell if earlier is None else earlier.merge(cell)
+                _merge_cell(timed, (role, route), bucket, count, (total_ms, low_ms, high_ms))
         _add_all(self._instruments.requests, _REQUEST_KEYS, requests)
         _add_all(self._instruments.rate_limited, _RATE_LIMIT_KEYS, limited)
         _add_all(self._instruments.circuit_breaker, _CIRCUIT_BREAKER_KEYS, broken)
         self._durations.add(timed)
+
+    def _record_hops(self, hops: pl.DataFrame) -> None:
+        """Finalized hops (``Correlator.drain_hop_metrics``) into the added-latency
+        histogram: one row per distinct (role, route, bucket) from polars, then per group."""
+        if hops.height == 0:
+            return
+        added = pl.col("added_latency_ms").clip(lower_bound=0)
+        groups = (
+            hops.lazy()
+            .filter(added.is_not_null())
+            .group_by("role", "route_name", self._hop_latency.bucket_expr_ms(added).alias(BUCKET))
+            .agg(pl.len(), added.sum().alias("sum"), added.min().alias("min"), added.max())
+            .collect()
+        )
+        timed: dict[tuple[tuple[str, ...], int], DurationCell] = {}
+        for role, route, bucket, count, total_ms, low_ms, high_ms in groups.iter_rows():
+            where = (_role(role), self.routes.fold(route))
+            _merge_cell(timed, where, bucket, count, (total_ms, low_ms, high_ms))
+        self._hop_latency.add(timed)
 
     def _record_ztunnel(self, groups: pl.DataFrame) -> None:
         """One row per distinct (direction, both namespaces and workloads, error class, has
@@ -166,6 +201,27 @@ class MetricsStage:
         _add_all(self._instruments.ztunnel_connections, _LOCAL_KEYS, connections)
         _add_all(self._instruments.ztunnel_io, (*_LOCAL_KEYS, IO_DIRECTION), io)
         _add_all(self._instruments.ztunnel_errors, (*_LOCAL_KEYS, ERROR_CLASS), errors)
+
+
+def _role(role: str | None) -> str:
+    if role is not None and role in ROLES:
+        return role
+    return OTHER if role else MISSING
+
+
+def _merge_cell(
+    timed: dict[tuple[tuple[str, ...], int], DurationCell],
+    attributes: tuple[str, ...],
+    bucket: int,
+    count: int,
+    milliseconds: tuple[int, int, int],
+) -> None:
+    """Add a group's (sum, min, max) milliseconds to ``timed`` under (attributes, bucket):
+    groups that folded into the same attribute values merge."""
+    total, low, high = milliseconds
+    cell = DurationCell(count, total / 1000, low / 1000, high / 1000)
+    earlier = timed.get((attributes, bucket))
+    timed[(attributes, bucket)] = cell if earlier is None else earlier.merge(cell)
 
 
 def _status_class(code: int | None) -> str:

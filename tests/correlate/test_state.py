@@ -235,6 +235,15 @@ def test_keep_recent_only_buffers_nothing_to_drain_but_still_serves_path_for() -
     assert correlator.path_for("k-0-0") is None  # beyond the recent window
 
 
+def test_keep_recent_only_can_keep_the_hop_metrics() -> None:
+    correlator = Correlator(CorrelationConfig())
+    correlator.keep_recent_only(hop_metrics=True)
+    correlator.on_records(batch([envoy(i, f"h-{i}", lineno=i + 1) for i in range(30)]))
+    correlator.finish()
+    assert correlator.drain_paths() == []
+    assert correlator.drain_hop_metrics().height == 30
+
+
 def test_compacting_pending_state_keeps_every_value() -> None:
     rows = [envoy(i / 1000, f"c-{i}", lineno=i + 1, route_name=f"route-{i}") for i in range(300)]
     compacting = Correlator(CorrelationConfig(max_pending_entries=100))

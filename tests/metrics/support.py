@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from logwatch.metrics.runtime import MetricsRuntime
 from parsers import ParseOptions, StreamDecoder
 from parsers.record import RECORD_SCHEMA, Record
 
@@ -422,3 +424,19 @@ def populated_stats() -> tuple[Any, Any]:
         }
     )
     return stats, correlation
+
+
+def record_through_correlator(runtime: MetricsRuntime, records: pl.DataFrame) -> None:
+    """Feed ``records`` as the daemon does, the correlator before the metrics stage, then
+    close every path: the per-hop latency histogram gets its points too."""
+    from logwatch.correlate import CorrelationConfig, Correlator
+
+    correlator = Correlator(CorrelationConfig())
+    correlator.keep_recent_only(hop_metrics=True)
+    runtime.stage.follow_hops(correlator)
+    correlator.on_records(records)
+    runtime.stage.on_records(records)
+    correlator.finalize_all()
+    latest = records["ts"].max()
+    assert isinstance(latest, datetime)
+    runtime.stage.on_watermark(latest)

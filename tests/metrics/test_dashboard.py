@@ -18,6 +18,7 @@ from tests.metrics.support import (
     PrometheusServer,
     decode_files,
     populated_stats,
+    record_through_correlator,
     scrape,
 )
 
@@ -82,7 +83,7 @@ def test_dashboard_uses_only_exported_names_and_labels(make_runtime: RuntimeFact
     stats, correlation = populated_stats()
     runtime = make_runtime(stats=stats)
     runtime.observe_correlation(correlation)
-    runtime.stage.on_records(decode_files(SAMPLE_FILES))
+    record_through_correlator(runtime, decode_files(SAMPLE_FILES))
     assert runtime.prometheus is not None
     samples = scrape(runtime.prometheus.url)
     exported = {sample.name for sample in samples}
@@ -107,7 +108,7 @@ def test_every_dashboard_query_returns_data_from_prometheus(
     assert runtime.prometheus is not None
     host, port = runtime.prometheus.address
     prometheus = start_prometheus([f"{host}:{port}"])
-    runtime.stage.on_records(decode_files(SAMPLE_FILES))
+    record_through_correlator(runtime, decode_files(SAMPLE_FILES))
     # rate() needs two samples of every series inside the window.
     prometheus.query_until(
         "count(count_over_time(logwatch_requests_total[1m]) >= 3)",

@@ -6,7 +6,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from logwatch.correlate import CorrelationConfig, Correlator
 from logwatch.metrics.instruments import DURATION_BUCKETS_S
+from tests.correlate.records import at, batch, envoy
 from tests.metrics.conftest import RuntimeFactory
 from tests.metrics.support import (
     FIXTURES,
@@ -157,3 +159,45 @@ def test_inactive_stage_records_nothing(
     runtime.stage.on_records(sample_records)
     assert runtime.prometheus is None
     assert runtime.stage.routes.admitted == frozenset()
+
+
+def test_hop_added_latency_comes_from_the_hops_the_correlator_finalizes(
+    make_runtime: RuntimeFactory,
+) -> None:
+    """The daemon's wiring: the correlator keeps hop metrics only, the metrics stage drains
+    them at each watermark (after the correlator, as the pipeline orders them)."""
+    runtime = make_runtime()
+    correlator = Correlator(CorrelationConfig())
+    correlator.keep_recent_only(hop_metrics=True)
+    runtime.stage.follow_hops(correlator)
+    waypoint = {"role": "waypoint", "file": "wp.log", "route_name": "wp"}
+    records = batch(
+        [
+            # ingress 20 ms around a waypoint of 12 ms whose upstream took 9: 8 ms and 3 ms
+            envoy(0, "m", duration_ms=20, route_name="in"),
+            envoy(0.001, "m", duration_ms=12, upstream_service_time_ms=9, **waypoint),
+            # clocks and rounding can make an outer hop look shorter: counted as 0
+            envoy(1, "n", duration_ms=5, route_name="in"),
+            envoy(1.001, "n", duration_ms=7, upstream_service_time_ms=7, **waypoint),
+            # the last hop without an upstream service time adds an unknown latency
+            envoy(2, "alone", duration_ms=4, route_name="in"),
+        ]
+    )
+    for stage in (correlator, runtime.stage):
+        stage.on_records(records)
+    assert runtime.prometheus is not None
+    name = "logwatch_correlation_hop_added_latency_seconds"
+    assert totals_by(scrape(runtime.prometheus.url), f"{name}_count") == {}  # paths still open
+    for stage in (correlator, runtime.stage):
+        stage.on_watermark(at(100))
+    samples = scrape(runtime.prometheus.url)
+    assert totals_by(samples, f"{name}_count", "role", "route") == {
+        ("ingress", "in"): 2.0,
+        ("waypoint", "wp"): 2.0,
+    }
+    sums = totals_by(samples, f"{name}_sum", "role", "route")
+    assert sums == pytest.approx({("ingress", "in"): 0.008, ("waypoint", "wp"): 0.003})
+    buckets = totals_by(samples, f"{name}_bucket", "role", "le")
+    assert buckets[("ingress", "0.005")] == 1.0  # the 0
+    assert buckets[("ingress", "0.01")] == 2.0  # and the 8 ms
+    assert correlator.drain_paths() == []  # paths are not kept for anyone
