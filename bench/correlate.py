@@ -5,7 +5,7 @@ precision/recall, correlation records/s and peak correlation state.
 
 Replay time is ``logwatch replay`` of the scenario's files as the CLI runs it (the
 ``replay`` function, JSON report, no ``--paths``), with correlation on and off, alternating,
-``--runs`` times each, in this process; the medians are compared. Accuracy, records/s and
+``--runs`` (5) times each, in this process; the medians are compared. Accuracy, records/s and
 state come from one more pass of the Correlator alone over the parsed records, fed in
 ``--batch-rows`` batches with watermarks as the pipeline feeds it.
 
@@ -199,7 +199,7 @@ def score(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3, help="replays with and without, each")
+    parser.add_argument("--runs", type=int, default=5, help="replays with and without, each")
     parser.add_argument("--batch-rows", type=int, default=65_536)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cache", type=Path, help="pickle the generated scenario here / reuse it")

@@ -43,8 +43,10 @@ class CorrelationConfig(BaseModel):
     workload_ttl_s: float = Field(default=600.0, gt=0)
     # Workload names that are waypoints (used when an Istio waypoint's own pod is unknown).
     waypoint_workload_pattern: str = "waypoint"
-    # Finalized hops kept for ``path_for`` (alert samples) after they were drained.
-    recent_hops: int = Field(default=50_000, ge=0)
+    # Finalized hops kept for ``path_for`` (alert samples) after they were drained, at least
+    # the newest step's. An alert looks its sample request up when it fires, while that
+    # request's path is usually still open, so a short window serves nearly every lookup.
+    recent_hops: int = Field(default=20_000, ge=0)
     # Finalized hops kept for ``drain_paths`` when nobody drains; oldest dropped and counted.
     max_undrained_hops: int = Field(default=100_000, ge=0)
     # Keep ztunnel outbound <-> inbound pairs for ``drain_connection_pairs`` (audits, tests).

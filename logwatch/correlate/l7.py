@@ -62,14 +62,12 @@ def path_counts(hops: pl.DataFrame) -> tuple[int, int, int]:
         return 0, 0, 0
     first = pl.col("hop_index") == 0
     proxy = pl.coalesce(pl.col("pod"), pl.col("file"), pl.lit(""))
+    # a path has two proxies exactly when two of its neighbouring hops differ
     counted = hops.select(
         first.sum().alias("paths"),
         (first & pl.col("request_id").is_not_null()).sum().alias("requests"),
         first.cum_sum()
-        .filter(
-            (proxy != pl.when(first).then(proxy).forward_fill())
-            & pl.col("request_id").is_not_null()
-        )
+        .filter((proxy != proxy.shift(1)) & ~first & pl.col("request_id").is_not_null())
         .n_unique()
         .alias("multi"),
     ).row(0)
