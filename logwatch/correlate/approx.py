@@ -26,6 +26,7 @@ from __future__ import annotations
 import polars as pl
 
 from logwatch.correlate.config import CorrelationConfig
+from logwatch.correlate.frames import collect
 from logwatch.correlate.keys import MS, US, interval_candidates, ip_of
 
 # what pair_connections reads of a connection
@@ -262,7 +263,7 @@ def inbound_legs(
 def _connection_side(conns: pl.DataFrame, direction: str, *columns: str | pl.Expr) -> pl.DataFrame:
     """``columns`` of the ``direction`` connections (lazy: the other columns are not
     filtered)."""
-    return conns.lazy().filter(pl.col("direction") == direction).select(columns).collect()
+    return collect(conns.lazy().filter(pl.col("direction") == direction).select(columns))
 
 
 def _containment_fit(slack: int) -> pl.Expr:

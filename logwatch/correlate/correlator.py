@@ -39,6 +39,7 @@ from logwatch.correlate.finalize import JoinedHops, join_hops
 from logwatch.correlate.frames import (
     CONN_SCHEMA,
     HOP_SCHEMA,
+    collect,
     compact_strings,
     count_late,
     count_where,
@@ -246,7 +247,7 @@ class Correlator:
         intake = split_records(records, self._next_id)
         # The connections, and the directory learning from them, cost about what the hops
         # cost alone: the hops are collected meanwhile.
-        conns, hops = both(lambda: self._learn(intake.conns.collect()), intake.hops.collect)
+        conns, hops = both(lambda: self._learn(collect(intake.conns)), lambda: collect(intake.hops))
         self._next_id += hops.height + conns.height
         self.stats.connections_opened_ignored += intake.connections_opened
         if hops.height:

@@ -86,6 +86,13 @@ def compact_strings(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.String) + pl.lit(""))
 
 
+def collect(query: pl.LazyFrame) -> pl.DataFrame:
+    """``query`` run by polars' in-memory engine: on the correlator's frames (a batch, a
+    step's hops) it costs less than the streaming engine that ``collect()`` picks by default,
+    about 10 % of the correlator's time."""
+    return query.collect(engine="in-memory")
+
+
 def count_where(frame: pl.DataFrame, predicate: pl.Expr) -> int:
     """Rows of ``frame`` where ``predicate`` holds, counted without copying them out."""
     return int(frame.select(predicate.sum()).item())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from logwatch.correlate.frames import collect
 from logwatch.correlate.keys import MS, US, interval_candidates
 
 L4_JOIN_SCHEMA: dict[str, pl.DataType] = {
@@ -30,7 +31,7 @@ def exact_l4_joins(hops: pl.DataFrame, conns: pl.DataFrame, tolerance_ms: int) -
     """One row per joined hop: ``hop_id``, ``conn_id``, ``candidates`` (> 1 when ambiguous)."""
     tol = tolerance_ms * MS
     # lazy: only the selected columns are filtered, not every column of the hops
-    left = (
+    left = collect(
         hops.lazy()
         .filter(pl.col("upstream_local_address").is_not_null())
         .select(
@@ -41,9 +42,8 @@ def exact_l4_joins(hops: pl.DataFrame, conns: pl.DataFrame, tolerance_ms: int) -
             (pl.col("start_us") - tol).alias("lo"),
             (pl.col("end_us") + tol).alias("hi"),
         )
-        .collect()
     )
-    right = (
+    right = collect(
         conns.lazy()
         .filter(pl.col("direction") == "outbound")
         .select(
@@ -55,7 +55,6 @@ def exact_l4_joins(hops: pl.DataFrame, conns: pl.DataFrame, tolerance_ms: int) -
             (pl.col("open_us") - tol).alias("lo"),
             (pl.col("close_us") + tol).alias("hi"),
         )
-        .collect()
     )
     pairs = interval_candidates(
         left,

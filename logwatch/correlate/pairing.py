@@ -12,6 +12,7 @@ import polars as pl
 
 from logwatch.correlate.approx import PAIR_COLUMNS, pair_connections
 from logwatch.correlate.config import CorrelationConfig
+from logwatch.correlate.frames import collect
 from logwatch.correlate.outputs import Outputs
 from logwatch.correlate.skew import ClockOffsets
 from logwatch.correlate.stats import CorrelationStats
@@ -34,19 +35,17 @@ def pair_step(
     rows stay eligible for the settled pass.
     """
     # lazy: only the columns pairing reads are filtered, not every column of the connections
-    outbound = (
+    outbound = collect(
         conns.lazy()
         .filter((pl.col("direction") == "outbound") & ~pl.col("pair_done") & which)
         .select(PAIR_COLUMNS)
-        .collect()
     )
     if outbound.height == 0:
         return conns
-    inbound = (
+    inbound = collect(
         conns.lazy()
         .filter((pl.col("direction") == "inbound") & pl.col("peer_id").is_null())
         .select(PAIR_COLUMNS)
-        .collect()
     )
     pairs = pair_connections(outbound, inbound, config, offsets.frame())
     accepted = pairs.filter("accepted")
