@@ -6,7 +6,8 @@ State (all bounded):
   joined to ztunnel connections and it becomes final (``drain_paths``). That is checked in
   steps, every third of a window of event time once ``_STEP_MIN_RECORDS`` records came in
   since the last step, else once a whole window passed: a path is final at most one window
-  after it closed (a third of one under load). Finalized output is buffered up to
+  after it closed (a third of one under load). A replay waits for the records alone
+  (``step_by_volume``). Finalized output is buffered up to
   ``max_undrained_hops``: a reader that does not want paths need not drain them.
 - retained connections: ztunnel records, joinable until ``join_window_s`` after their close.
 - a pod IP -> workload directory (see ``enrich``).
@@ -98,6 +99,8 @@ class Correlator:
         self._lateness_us = int(config.allowed_lateness_s * US)
         self._max_age_us = int(config.max_path_age_s * US)
         self._step_us = max(_MIN_STEP_US, self._window_us // 3)
+        # how long a due step may wait for _STEP_MIN_RECORDS (None: as long as it takes)
+        self._max_step_wait_us: int | None = self._window_us
         self._settle_us = int(config.max_clock_skew_s * US) + config.l4_time_tolerance_ms * MS
         self._next_id = 0
         self._hops = pl.DataFrame(schema=HOP_SCHEMA)
@@ -153,7 +156,9 @@ class Correlator:
             advanced = horizon - self._last_step_us
             if advanced < self._step_us:
                 return
-            if advanced < self._window_us and self._arrived_since_step < _STEP_MIN_RECORDS:
+            if self._arrived_since_step < _STEP_MIN_RECORDS and (
+                self._max_step_wait_us is None or advanced < self._max_step_wait_us
+            ):
                 return
         self._last_step_us = horizon
         self._arrived_since_step = 0
@@ -192,6 +197,13 @@ class Correlator:
         ``path_for``, and for ``drain_hop_metrics`` when ``hop_metrics``; the other drain
         methods return nothing new (connection pairs excepted)."""
         self._outputs.keep_recent_only(hop_metrics=hop_metrics)
+
+    def step_by_volume(self) -> None:
+        """For a replay, where nothing waits on a path in wall time: from now on a due step
+        waits for ``_STEP_MIN_RECORDS`` records however much event time that takes (a live
+        process waits at most one join window), so a slow stream costs fewer, larger steps.
+        Joins are the same; paths become final later in event time."""
+        self._max_step_wait_us = None
 
     def state_size(self) -> StateSize:
         """What the correlator holds now (see :class:`StateSize`)."""

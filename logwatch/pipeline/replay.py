@@ -75,9 +75,12 @@ def replay(
     report_stage = ReportStage()
     stages = build_stages(config, clock=clock, report=report_stage)
     pipeline = Pipeline(stages.all, clock=clock, select=select)
-    if stages.correlator is not None and paths_out is None:
-        # Nobody reads the paths: the correlator keeps only what alert samples look up.
-        stages.correlator.keep_recent_only()
+    if stages.correlator is not None:
+        # Nothing waits on a path in wall time: larger steps cost less.
+        stages.correlator.step_by_volume()
+        if paths_out is None:
+            # Nobody reads the paths: the correlator keeps only what alert samples look up.
+            stages.correlator.keep_recent_only()
     total = stream_sizes(streams)
     readers = [StreamReader(s, options=options, chunk_bytes=chunk_bytes) for s in streams]
     try:

@@ -84,6 +84,19 @@ def test_path_waits_for_its_window_then_finalizes_on_watermark() -> None:
     assert [leg.join for leg in path.hops[0].legs] == ["l4_exact"]
 
 
+def test_a_replay_steps_by_volume_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(correlator_module, "_STEP_MIN_RECORDS", 3)
+    correlator = Correlator(CorrelationConfig(join_window_s=30, allowed_lateness_s=2))
+    correlator.step_by_volume()
+    _one_request_then_its_connection(correlator)
+    correlator.on_watermark(at(200))  # long closed, but one record since the last step
+    assert correlator.drain_paths() == []
+    correlator.on_records(batch([envoy(300, "r2", lineno=2), envoy(301, "r3", lineno=3)]))
+    correlator.on_watermark(at(302))  # three records now
+    assert [p.request_id for p in correlator.drain_paths()] == ["r1"]
+    assert sorted(p.request_id for p in correlator.finish()) == ["r2", "r3"]
+
+
 def test_under_load_steps_come_every_third_of_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(correlator_module, "_STEP_MIN_RECORDS", 1)
     correlator = Correlator(CorrelationConfig(join_window_s=30, allowed_lateness_s=2))
