@@ -47,7 +47,8 @@ class CorrelationConfig(BaseModel):
     # the newest step's. An alert looks its sample request up when it fires, while that
     # request's path is usually still open, so a short window serves nearly every lookup.
     recent_hops: int = Field(default=20_000, ge=0)
-    # Finalized hops kept for ``drain_paths`` when nobody drains; oldest dropped and counted.
+    # Finalized hops kept for ``drain_paths`` when nobody drains (at least the newest step);
+    # the oldest are dropped and counted.
     max_undrained_hops: int = Field(default=100_000, ge=0)
     # Keep ztunnel outbound <-> inbound pairs for ``drain_connection_pairs`` (audits, tests).
     keep_connection_pairs: bool = False

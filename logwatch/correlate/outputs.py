@@ -1,8 +1,9 @@
 """What finalization produces, buffered until read: paths, per-hop metrics, ztunnel pairs.
 
 Everything stays columnar until a reader asks: ``drain_paths`` builds objects, the others
-hand out frames. Each buffer is bounded (``max_undrained_hops``); a reader that drains too
-seldom loses only the oldest buffered output, counted in
+hand out frames. Each buffer is bounded (``max_undrained_hops``, or the newest step when
+that alone is larger); a reader that drains too seldom loses only the oldest buffered
+output, counted in
 ``CorrelationStats.undrained_hops_dropped``, never any join or count. A separate bounded
 window of recent steps (``recent_hops``) serves ``recent_path`` for alert samples. A process
 that never reads paths (the daemon, a replay without ``--paths``) calls ``keep_recent_only``:
@@ -121,14 +122,18 @@ class Outputs:
         self._fresh_metrics = metrics
         self._hop_metrics.append(metrics)
         self._hop_metric_rows += metrics.height
-        while self._hop_metric_rows > self._config.max_undrained_hops and self._hop_metrics:
+        while (
+            self._hop_metric_rows > self._config.max_undrained_hops and len(self._hop_metrics) > 1
+        ):
             self._hop_metric_rows -= self._hop_metrics.popleft().height
 
     def _buffer_paths(self, joined: JoinedHops) -> None:
         limit = self._config.max_undrained_hops
         self._undrained.append(joined)
         self._undrained_hops += joined.hops.height
-        while self._undrained_hops > limit and self._undrained:
+        # the newest step stays whatever its size: a reader draining after each batch
+        # loses nothing
+        while self._undrained_hops > limit and len(self._undrained) > 1:
             dropped = self._undrained.popleft()
             self._undrained_hops -= dropped.hops.height
             self._stats.undrained_hops_dropped += dropped.hops.height

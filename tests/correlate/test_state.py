@@ -292,3 +292,18 @@ def test_batches_taken_in_together_may_lack_request_ids(monkeypatch: pytest.Monk
         ("r1", 3),
         ("r2", 4),
     ]
+
+
+def test_a_step_larger_than_the_output_bound_is_kept_whole() -> None:
+    """A reader that drains after every batch (replay --paths) loses no path, however many
+    one step finalizes; older undrained steps still go first."""
+    correlator = Correlator(CorrelationConfig(max_undrained_hops=10))
+    correlator.on_records(batch([envoy(i / 100, f"s-{i}", lineno=i + 1) for i in range(30)]))
+    correlator.on_watermark(at(100))
+    assert len(correlator.drain_paths()) == 30
+    correlator.on_records(batch([envoy(200 + i / 100, f"t-{i}", lineno=i + 1) for i in range(30)]))
+    correlator.on_watermark(at(300))
+    correlator.on_records(batch([envoy(400 + i / 100, f"u-{i}", lineno=i + 1) for i in range(30)]))
+    correlator.on_watermark(at(500))
+    assert {p.request_id[0] for p in correlator.drain_paths() if p.request_id} == {"u"}
+    assert correlator.stats.undrained_hops_dropped == 30
