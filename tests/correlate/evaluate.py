@@ -47,9 +47,14 @@ def parse_scenario(scenario: Scenario) -> pl.DataFrame:
     return pl.concat(frames).sort("ts", maintain_order=True)
 
 
-def correlate(records: pl.DataFrame, config: CorrelationConfig, batch_rows: int) -> Outcome:
-    """Feed ``records`` in batches, each followed by a watermark at its last event time."""
+def correlate(
+    records: pl.DataFrame, config: CorrelationConfig, batch_rows: int, *, by_volume: bool = False
+) -> Outcome:
+    """Feed ``records`` in batches, each followed by a watermark at its last event time
+    (``by_volume``: stepping as a replay does)."""
     correlator = Correlator(config)
+    if by_volume:
+        correlator.step_by_volume()
     paths: list[RequestPath] = []
     pairs: list[pl.DataFrame] = []
     for batch in records.iter_slices(batch_rows):

@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import pytest
 
+from logwatch.correlate import correlator as correlator_module
 from logwatch.correlate.config import CorrelationConfig
 from logwatch.correlate.stats import OriginKey
 from tests.correlate.evaluate import Outcome, correlate, parse_scenario, score
@@ -112,20 +113,36 @@ def test_failure_counts_by_origin_match_the_origins_of_the_paths(outcome: Outcom
     assert outcome.correlator.stats.failures_by_origin == expected
 
 
-def test_batch_size_does_not_change_exact_joins(scenario: Scenario) -> None:
+def _exact_legs(outcome: Outcome) -> set[tuple[object, ...]]:
+    return {
+        (h.file, h.lineno, leg.file, leg.lineno)
+        for p in outcome.paths
+        for h in p.hops
+        for leg in h.legs
+        if leg.join == "l4_exact"
+    }
+
+
+@pytest.mark.parametrize(
+    ("rows", "min_records", "by_volume"),
+    [(500, 1, False), (500, 1_000, False), (500, 1_000, True), (6000, 50_000, True)],
+    ids=["every-batch", "live-cadence", "replay-cadence", "one-step"],
+)
+def test_batching_and_step_cadence_do_not_change_exact_joins(
+    scenario: Scenario,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: int,
+    min_records: int,
+    by_volume: bool,
+) -> None:
     records = parse_scenario(scenario).head(6000)
-
-    def exact_legs(rows: int) -> set[tuple[object, ...]]:
-        result = correlate(records, CorrelationConfig(), batch_rows=rows)
-        return {
-            (h.file, h.lineno, leg.file, leg.lineno)
-            for p in result.paths
-            for h in p.hops
-            for leg in h.legs
-            if leg.join == "l4_exact"
-        }
-
-    assert exact_legs(500) == exact_legs(6000)
+    config = CorrelationConfig(join_window_s=3)  # many steps over these 6,000 records
+    expected = _exact_legs(correlate(records, config, batch_rows=6000))
+    assert len(expected) > 1000
+    monkeypatch.setattr(correlator_module, "_INTAKE_ROWS", rows)
+    monkeypatch.setattr(correlator_module, "_STEP_MIN_RECORDS", min_records)
+    outcome = correlate(records, config, batch_rows=rows, by_volume=by_volume)
+    assert _exact_legs(outcome) == expected
 
 
 def test_generator_never_reuses_a_port_while_its_connection_is_open(scenario: Scenario) -> None:
