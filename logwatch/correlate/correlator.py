@@ -77,8 +77,9 @@ _INTAKE_ROWS = 32_768
 
 @dataclass(frozen=True, slots=True)
 class StateSize:
-    """entries: pending hops + retained connections + directory IPs. join_bytes: polars'
-    ``estimated_size`` of those frames plus a ``sys.getsizeof`` walk of the directory.
+    """entries: pending hops + retained connections + records waiting to be taken in +
+    directory IPs. join_bytes: polars' ``estimated_size`` of those frames plus a
+    ``sys.getsizeof`` walk of the directory.
     output_bytes: finalized results buffered for readers (paths, hop metrics, the recent
     window for ``path_for``), bounded by ``max_undrained_hops`` and ``recent_hops``."""
 
@@ -206,11 +207,12 @@ class Correlator:
         self._max_step_wait_us = None
 
     def state_size(self) -> StateSize:
-        """What the correlator holds now (see :class:`StateSize`)."""
-        self._consolidate()
+        """What the correlator holds now (see :class:`StateSize`); looking changes nothing,
+        so record batches waiting to be taken in count as they are."""
+        frames = [self._hops, *self._hop_chunks, self._conns, *self._conn_chunks, *self._inbox]
         return StateSize(
-            entries=self._hops.height + self._conns.height + len(self._directory),
-            join_bytes=int(self._hops.estimated_size() + self._conns.estimated_size())
+            entries=sum(frame.height for frame in frames) + len(self._directory),
+            join_bytes=sum(int(frame.estimated_size()) for frame in frames)
             + self._directory.estimated_bytes(),
             output_bytes=self._outputs.estimated_bytes(),
         )
