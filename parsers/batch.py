@@ -280,7 +280,7 @@ class BatchParser:
             slow.alias("slow"),
             length,
             other_envelope.any().alias("other_envelope"),
-        ).collect()
+        ).collect(engine="in-memory")  # about 3 % of the parse less than the streaming engine
         # A P fragment starts with a timestamp but no `` stdout F ``: only when such lines exist
         # is the (more costly) search for partial markers needed.
         if frame.height and frame["other_envelope"][0] and _has_partial_marker(lines):
