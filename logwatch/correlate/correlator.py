@@ -133,6 +133,8 @@ class Correlator:
             self.stats.records_without_time += untimed
             log.warning("correlation skipped %d records without a time", untimed)
             records = records.filter(pl.col("ts").is_not_null())
+            if records.height == 0:
+                return
         if self._horizon_us is not None:
             self.stats.late_records += count_late(records, self._horizon_us - self._window_us)
         self._inbox.append(records)
