@@ -26,7 +26,7 @@ from __future__ import annotations
 import polars as pl
 
 from logwatch.correlate.config import CorrelationConfig
-from logwatch.correlate.frames import collect
+from logwatch.correlate.frames import connection_side
 from logwatch.correlate.keys import MS, US, interval_candidates, ip_of
 
 # what pair_connections reads of a connection
@@ -182,7 +182,7 @@ def downstream_legs(
         pl.col("start_us").alias("lo"),
         pl.col("start_us").alias("hi"),
     )
-    right = _connection_side(
+    right = connection_side(
         conns,
         "outbound",
         "id",
@@ -232,7 +232,7 @@ def inbound_legs(
         pl.col("start_us").alias("lo"),
         pl.col("end_us").alias("hi"),
     )
-    right = _connection_side(
+    right = connection_side(
         conns,
         "inbound",
         "id",
@@ -258,12 +258,6 @@ def inbound_legs(
     )
     pairs = pairs.filter(same_proxy.fill_null(False))
     return pick_best(pairs, _containment_fit(slack), config.min_confidence)
-
-
-def _connection_side(conns: pl.DataFrame, direction: str, *columns: str | pl.Expr) -> pl.DataFrame:
-    """``columns`` of the ``direction`` connections (lazy: the other columns are not
-    filtered)."""
-    return collect(conns.lazy().filter(pl.col("direction") == direction).select(columns))
 
 
 def _containment_fit(slack: int) -> pl.Expr:

@@ -394,9 +394,8 @@ class Correlator:
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Exact L4 joins and downstream legs of ``ready`` to ``near_conns``: reads nothing
         the step changes meanwhile (see ``overlap.both``)."""
-        outbound = near_conns.filter(pl.col("direction") == "outbound")
         return (
-            exact_l4_joins(ready, outbound, self._config.l4_time_tolerance_ms),
+            exact_l4_joins(ready, near_conns, self._config.l4_time_tolerance_ms),
             downstream_legs(ready, near_conns, self._config),
         )
 

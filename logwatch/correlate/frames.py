@@ -93,6 +93,12 @@ def collect(query: pl.LazyFrame) -> pl.DataFrame:
     return query.collect(engine="in-memory")
 
 
+def connection_side(conns: pl.DataFrame, direction: str, *columns: str | pl.Expr) -> pl.DataFrame:
+    """``columns`` of the ``direction`` connections (lazy: the other columns are not
+    filtered)."""
+    return collect(conns.lazy().filter(pl.col("direction") == direction).select(columns))
+
+
 def count_where(frame: pl.DataFrame, predicate: pl.Expr) -> int:
     """Rows of ``frame`` where ``predicate`` holds, counted without copying them out."""
     return int(frame.select(predicate.sum()).item())

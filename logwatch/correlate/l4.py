@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from logwatch.correlate.frames import collect
+from logwatch.correlate.frames import collect, connection_side
 from logwatch.correlate.keys import MS, US, interval_candidates
 
 L4_JOIN_SCHEMA: dict[str, pl.DataType] = {
@@ -43,18 +43,16 @@ def exact_l4_joins(hops: pl.DataFrame, conns: pl.DataFrame, tolerance_ms: int) -
             (pl.col("end_us") + tol).alias("hi"),
         )
     )
-    right = collect(
-        conns.lazy()
-        .filter(pl.col("direction") == "outbound")
-        .select(
-            "id",
-            "src_addr",
-            "dst_key",
-            "open_us",
-            "close_us",
-            (pl.col("open_us") - tol).alias("lo"),
-            (pl.col("close_us") + tol).alias("hi"),
-        )
+    right = connection_side(
+        conns,
+        "outbound",
+        "id",
+        "src_addr",
+        "dst_key",
+        "open_us",
+        "close_us",
+        (pl.col("open_us") - tol).alias("lo"),
+        (pl.col("close_us") + tol).alias("hi"),
     )
     pairs = interval_candidates(
         left,
